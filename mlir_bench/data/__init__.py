@@ -1,0 +1,1 @@
+"""Data loading: published files -> records that carry their language explicitly."""

@@ -1,0 +1,100 @@
+"""Filesystem helpers shared by every stage: atomic writes, hashing and checksummed, resumable downloads."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import DataError, UserError
+
+CHUNK = 1 << 20
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
+
+    A crash or an exception leaves ``path`` untouched (either the old content or absent), never half-written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"{path.parent}: cannot write here ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented UTF-8 JSON, atomically."""
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, ensure_ascii=False, indent=1, allow_nan=False)
+        fh.write("\n")
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(url: str, dest: str | Path, sha256: str | None, *, timeout: float = 30.0) -> Path:
+    """Download ``url`` to ``dest``, resuming a partial ``.part`` file and checking sha256 while streaming.
+
+    The file appears at ``dest`` only once complete and verified. Network failures raise a
+    :class:`UserError` naming the file, the URL and how to use local files instead.
+    """
+    dest = Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    start = 0
+    if part.exists():
+        with open(part, "rb") as fh:
+            for block in iter(lambda: fh.read(CHUNK), b""):
+                h.update(block)
+        start = part.stat().st_size
+    req = urllib.request.Request(url, headers={"User-Agent": "mlir-bench"})
+    if start:
+        req.add_header("Range", f"bytes={start}-")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            if start and resp.status != 206:  # server ignored Range: start over
+                h = hashlib.sha256()
+                start = 0
+            with open(part, "ab" if start else "wb") as out:
+                for block in iter(lambda: resp.read(CHUNK), b""):
+                    h.update(block)
+                    out.write(block)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(
+            f"{dest.name} is missing and could not be downloaded from {url} ({reason}); "
+            f"place the file at {dest} or point --data-dir / MLIR_BENCH_DATA at a folder that has it"
+        ) from None
+    digest = h.hexdigest()
+    if sha256 and digest != sha256:
+        part.unlink(missing_ok=True)
+        raise DataError(dest, f"sha256 of the download from {url} is {digest}, expected {sha256}")
+    os.replace(part, dest)
+    return dest

@@ -1,0 +1,1 @@
+"""Results: the versioned result JSON, TREC run files, manifests and figures."""

@@ -1,0 +1,285 @@
+"""One run: load the task, encode every unique text once, search every cell, score, write the result.
+
+This is the only module that knows every stage; the stages themselves exchange arrays, ids and languages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..embedding import embed_corpus
+from ..encoders.base import Encoder, Progress
+from ..errors import UserError
+from ..io import atomic_open, write_json
+from ..results.manifest import SCHEMA_VERSION, base_manifest
+from ..results.trec import write_trec_run
+from ..scoring.metrics import evaluate, parse
+from ..search import SearchResult, doc_id_order, exact_search, pad_relevant
+from ..tasks import Cell, TaskData, load_task
+
+DEFAULT_METRICS = ["map", "map@100", "recall@1", "recall@10", "recall@100", "ndcg@10", "ndcg@20", "mrr@10"]
+PER_QUERY_SETTINGS = ("mono", "multi", "per-language")
+
+
+class Reporter(Protocol):
+    """How a run shows progress; the CLI implements it with rich, tests with :class:`NullReporter`."""
+
+    def progress(self, description: str, total: int) -> Progress: ...
+
+    def log(self, message: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullReporter:
+    def progress(self, description: str, total: int) -> Progress:
+        return lambda n: None
+
+    def log(self, message: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class RunConfig:
+    model: str
+    task: str
+    data_dir: str | Path | None = None
+    output_dir: Path = Path("results")
+    text_mode: str = "sentence"
+    batch_size: int = 32
+    k: int = 100
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    runs_dir: Path | None = Path("runs")
+    save_embeddings: Path | None = None
+    languages: list[str] | None = None
+    overwrite: bool = False
+    cache: Any = None
+    encoder_factory: Callable[[str], Encoder] | None = None
+
+
+def slug(name: str) -> str:
+    """A filesystem-safe model name: path separators and odd characters become '_'."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("_") or "model"
+
+
+def result_stem(task: str, model: str, text_mode: str, languages: list[str] | None = None) -> str:
+    stem = f"{task}__{slug(model)}__{text_mode.replace('+', '-')}"
+    if languages:
+        stem += "__" + "-".join(languages)
+    return stem
+
+
+def result_path(cfg: RunConfig, model_name: str | None = None) -> Path:
+    return Path(cfg.output_dir) / (result_stem(cfg.task, model_name or cfg.model, cfg.text_mode, cfg.languages)
+                                   + ".json")
+
+
+def _default_encoder(name: str) -> Encoder:
+    from ..encoders.registry import load_encoder
+
+    return load_encoder(name)
+
+
+def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Run ``cfg.model`` on ``cfg.task``; write and return the result dict.
+
+    An existing result for the same (task, model, text mode) is returned as-is unless ``overwrite``.
+    """
+    rep = reporter or NullReporter()
+    for m in cfg.metrics:
+        try:
+            parse(m)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    out_path = result_path(cfg)
+    if out_path.exists() and not cfg.overwrite:
+        rep.log(f"{out_path} exists; reusing it (pass --overwrite to recompute)")
+        return json.loads(out_path.read_text(encoding="utf-8"))
+    _check_writable(Path(cfg.output_dir))
+    t_start = time.perf_counter()
+    opts: dict[str, Any] = {}
+    if cfg.text_mode != "sentence":
+        opts["text_mode"] = cfg.text_mode
+    if cfg.languages:
+        opts["languages"] = cfg.languages
+    t0 = time.perf_counter()
+    task = load_task(cfg.task, data_dir=cfg.data_dir, **opts)
+    load_s = time.perf_counter() - t0
+    rep.log(f"task {task.spec.name}: {len(task.queries)} queries, {len(task.docs)} candidates, "
+            f"{len(task.cells)} cells")
+    encoder = (cfg.encoder_factory or _default_encoder)(cfg.model)
+    meta = encoder.meta
+    out_path = result_path(cfg, meta.name)
+    fit = getattr(encoder, "fit", None)
+    if callable(fit):
+        fit(list(dict.fromkeys(task.docs.texts)))
+    qv, qstats = embed_corpus(encoder, task.queries.texts, "query", batch_size=cfg.batch_size, cache=cfg.cache,
+                              progress=lambda n: rep.progress(f"encode queries ({meta.name})", n))
+    dv, dstats = embed_corpus(encoder, task.docs.texts, "document", batch_size=cfg.batch_size, cache=cfg.cache,
+                              progress=lambda n: rep.progress(f"encode candidates ({meta.name})", n))
+    if cfg.save_embeddings:
+        save_embeddings(Path(cfg.save_embeddings), task, qv, dv)
+    t0 = time.perf_counter()
+    searched = search_cells(task, qv, dv, k=cfg.k)
+    search_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cells, per_query = score_cells(task, searched, cfg.metrics)
+    settings = macro_average(cells, cfg.metrics)
+    score_s = time.perf_counter() - t0
+    runs_s = 0.0
+    if cfg.runs_dir:
+        t0 = time.perf_counter()
+        write_runs(Path(cfg.runs_dir) / out_path.stem, task, searched, meta.name)
+        runs_s = time.perf_counter() - t0
+    main = task.spec.main_score
+    result: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "task": {"name": task.spec.name, "family": task.spec.family, "level": task.spec.level,
+                 "languages": task.options.get("languages", task.spec.languages), "license": task.spec.license,
+                 "citation": task.spec.citation, "text_mode": cfg.text_mode,
+                 "n_queries": len(task.queries), "n_documents": len(task.docs)},
+        "model": meta.to_dict(),
+        "main_score": {"metric": main, "setting": task.spec.main_setting,
+                       "value": settings.get(task.spec.main_setting, {}).get("scores", {}).get(main)},
+        "metrics": [str(parse(m)) for m in cfg.metrics],
+        "k": cfg.k,
+        "settings": settings,
+        "cells": cells,
+        "manifest": {
+            **base_manifest(),
+            "dataset_sha256": task.file_hashes,
+            "timings": {
+                "load_seconds": round(load_s, 3),
+                "encode_query_seconds": round(qstats.seconds, 3),
+                "encode_document_seconds": round(dstats.seconds, 3),
+                "search_seconds": round(search_s, 3),
+                "score_seconds": round(score_s, 3),
+                "write_runs_seconds": round(runs_s, 3),
+                "total_seconds": round(time.perf_counter() - t_start, 3),
+                "queries_per_second": _rate(qstats.n_encoded, qstats.seconds),
+                "documents_per_second": _rate(dstats.n_encoded, dstats.seconds),
+            },
+            "encoded": {"query": {"texts": qstats.n_texts, "unique": qstats.n_unique, "encoded": qstats.n_encoded},
+                        "document": {"texts": dstats.n_texts, "unique": dstats.n_unique,
+                                     "encoded": dstats.n_encoded}},
+        },
+    }
+    write_per_query(out_path.with_suffix(".perquery.json.gz"), per_query)
+    write_json(out_path, result)
+    rep.log(f"wrote {out_path}")
+    return result
+
+
+def _rate(n: int, s: float) -> float | None:
+    return round(n / s, 2) if n and s > 0 else None
+
+
+def _check_writable(d: Path) -> None:
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{d}: results directory is not writable ({exc.strerror or exc})") from None
+
+
+def search_cells(task: TaskData, qv: Any, dv: Any, *, k: int) -> dict[str, SearchResult]:
+    """Search every cell. Cells that share their queries share one pass over the pool (one matrix product)."""
+    doc_pos = {d: i for i, d in enumerate(task.docs.ids)}
+    order = doc_id_order(task.docs.ids)
+    groups: dict[bytes, list[Cell]] = {}
+    for c in task.cells:
+        groups.setdefault(c.query_idx.tobytes(), []).append(c)
+    out: dict[str, SearchResult] = {}
+    for cells in groups.values():
+        qidx = cells[0].query_idx
+        rel = pad_relevant([[doc_pos[d] for d in task.qrels.get(task.queries.ids[i], {}) if d in doc_pos]
+                            for i in qidx])
+        q = qv[qidx]
+        views = {cell_key(c): c.doc_idx for c in cells}
+        out.update(exact_search(q, dv, k=k, relevant=rel, views=views, doc_order=order))
+    return out
+
+
+def cell_key(c: Cell) -> str:
+    return f"{c.setting}/{c.name}"
+
+
+def score_cells(task: TaskData, searched: dict[str, SearchResult], metrics: list[str]):
+    """Mean of every metric per cell over the queries that have a relevant candidate in the cell."""
+    cells: dict[str, Any] = {}
+    per_query: dict[str, Any] = {}
+    for c in task.cells:
+        r = searched[cell_key(c)]
+        n_rel = r.n_rel
+        vals = evaluate(r.rel_ranks, n_rel, metrics)
+        ok = n_rel > 0
+        cells[cell_key(c)] = {
+            "setting": c.setting, "name": c.name, "query_lang": c.query_lang, "doc_langs": list(c.doc_langs),
+            "n_queries": int(len(c.query_idx)), "n_evaluated": int(ok.sum()), "n_skipped": int((~ok).sum()),
+            "n_documents": int(r.n_docs),
+            "scores": {m: (float(np.mean(v[ok])) if ok.any() else None) for m, v in vals.items()},
+        }
+        if c.setting in PER_QUERY_SETTINGS:
+            qids = [task.queries.ids[i] for i, good in zip(c.query_idx, ok, strict=True) if good]
+            per_query[cell_key(c)] = {"qids": qids, **{m: np.round(v[ok], 6).tolist() for m, v in vals.items()}}
+    return cells, per_query
+
+
+def macro_average(cells: dict[str, Any], metrics: list[str]) -> dict[str, Any]:
+    """Per setting: the unweighted mean over its cells of each metric (SPEC §1), with skipped counts."""
+    out: dict[str, Any] = {}
+    names = [str(parse(m)) for m in metrics]
+    for c in cells.values():
+        s = out.setdefault(c["setting"], {"n_cells": 0, "n_queries": 0, "n_skipped": 0, "_v": {m: [] for m in names}})
+        s["n_cells"] += 1
+        s["n_queries"] += c["n_queries"]
+        s["n_skipped"] += c["n_skipped"]
+        for m in names:
+            if c["scores"][m] is not None:
+                s["_v"][m].append(c["scores"][m])
+    for s in out.values():
+        v = s.pop("_v")
+        s["scores"] = {m: (float(np.mean(x)) if x else None) for m, x in v.items()}
+    return out
+
+
+def write_per_query(path: Path, per_query: dict[str, Any]) -> None:
+    import gzip
+
+    with atomic_open(path, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
+        gz.write(json.dumps(per_query, separators=(",", ":")).encode("utf-8"))
+
+
+def write_runs(folder: Path, task: TaskData, searched: dict[str, SearchResult], tag: str) -> None:
+    for c in task.cells:
+        r = searched[cell_key(c)]
+        qids = [task.queries.ids[i] for i in c.query_idx]
+        write_trec_run(folder / c.setting / f"{c.name}.trec.gz", qids, task.docs.ids, r.top_idx, r.top_scores,
+                       slug(tag))
+
+
+def save_embeddings(folder: Path, task: TaskData, qv: Any, dv: Any) -> None:
+    """``queries.npy``/``documents.npy`` (or ``.npz`` for sparse) and one id per line in ``*.ids.txt``."""
+    for name, vecs, ids in (("queries", qv, task.queries.ids), ("documents", dv, task.docs.ids)):
+        if sp.issparse(vecs):
+            with atomic_open(folder / f"{name}.npz", "wb") as fh:
+                sp.save_npz(fh, sp.csr_matrix(vecs))
+        else:
+            with atomic_open(folder / f"{name}.npy", "wb") as fh:
+                np.save(fh, vecs)
+        with atomic_open(folder / f"{name}.ids.txt", "w", encoding="utf-8") as fh:
+            fh.write("\n".join(ids) + "\n")

@@ -1,0 +1,1 @@
+"""Scoring: standard retrieval metrics, language-bias statistics and embedding geometry, over arrays."""
