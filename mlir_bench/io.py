@@ -16,6 +16,8 @@ from typing import IO, Any
 from .errors import DataError, UserError
 
 CHUNK = 1 << 20
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -31,6 +33,7 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
     except OSError as exc:
         raise UserError(f"{path.parent}: cannot write here ({exc.strerror or exc})") from None
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()

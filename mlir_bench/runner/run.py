@@ -62,6 +62,7 @@ class RunConfig:
     k: int = 100
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     runs_dir: Path | None = Path("runs")
+    run_settings: tuple[str, ...] = ("mono", "multi", "per-language")  # cells whose TREC runs are written
     save_embeddings: Path | None = None
     languages: list[str] | None = None
     overwrite: bool = False
@@ -141,7 +142,7 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
     runs_s = 0.0
     if cfg.runs_dir:
         t0 = time.perf_counter()
-        write_runs(Path(cfg.runs_dir) / out_path.stem, task, searched, meta.name)
+        write_runs(Path(cfg.runs_dir) / out_path.stem, task, searched, meta.name, cfg.run_settings)
         runs_s = time.perf_counter() - t0
     main = task.spec.main_score
     result: dict[str, Any] = {
@@ -264,8 +265,12 @@ def write_per_query(path: Path, per_query: dict[str, Any]) -> None:
         gz.write(json.dumps(per_query, separators=(",", ":")).encode("utf-8"))
 
 
-def write_runs(folder: Path, task: TaskData, searched: dict[str, SearchResult], tag: str) -> None:
+def write_runs(folder: Path, task: TaskData, searched: dict[str, SearchResult], tag: str,
+               settings: tuple[str, ...] | None = None) -> None:
+    """One gzipped TREC run per cell: ``folder/<setting>/<cell>.trec.gz`` (only ``settings`` if given)."""
     for c in task.cells:
+        if settings is not None and c.setting not in settings:
+            continue
         r = searched[cell_key(c)]
         qids = [task.queries.ids[i] for i in c.query_idx]
         write_trec_run(folder / c.setting / f"{c.name}.trec.gz", qids, task.docs.ids, r.top_idx, r.top_scores,

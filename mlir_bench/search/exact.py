@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .base import SearchResult
+from .kernels import count_greater, sort_keys_2d, topk_keys
 
 Matrix = np.ndarray | sp.spmatrix | sp.sparray
 DEFAULT_BUDGET = 256 * 2**20  # bytes of score keys held at once
@@ -128,33 +129,31 @@ def exact_search(
             hit = (rsafe >= d0) & (rsafe < d1)
             if not hit.any():
                 continue
-            keys = sort_keys(_scores(qc, docs[d0:d1]), order[d0:d1][None, :])
+            keys = sort_keys_2d(_scores(qc, docs[d0:d1]), order[d0:d1])
             rk = keys[rows, np.clip(rsafe - d0, 0, d1 - d0 - 1)]
             rkeys = np.where(hit, rk, rkeys)
             if len(chunks) == 1:
                 blocks[d0] = keys
         rel_scores[q0:q1] = np.where(valid[q0:q1], keys_to_scores(rkeys), np.nan)
+        seen = dict.fromkeys(masks, False)
         for d0, d1 in chunks:
             keys = blocks.pop(d0, None)
             if keys is None:
-                keys = sort_keys(_scores(qc, docs[d0:d1]), order[d0:d1][None, :])
+                keys = sort_keys_2d(_scores(qc, docs[d0:d1]), order[d0:d1])
             for name, m in masks.items():
                 cols = np.flatnonzero(m[d0:d1])
                 if cols.size == 0:
                     continue
-                vk = keys[:, cols] if cols.size < d1 - d0 else keys
                 g = greater[name][q0:q1]
-                for j in range(max_rel):
-                    g[:, j] += np.count_nonzero(vk > rkeys[:, j : j + 1], axis=1)
-                kq = kk[name]
-                if vk.shape[1] > kq:
-                    part = np.argpartition(vk, vk.shape[1] - kq, axis=1)[:, -kq:]
-                    ck = np.take_along_axis(vk, part, axis=1)
-                    ci = (cols + d0)[part]
-                else:
-                    ck, ci = vk, np.broadcast_to(cols + d0, vk.shape)
-                top_keys[name][q0:q1], top_idx[name][q0:q1] = _merge_topk(
-                    top_keys[name][q0:q1], top_idx[name][q0:q1], ck, ci, kq)
+                count_greater(keys, cols, rkeys, g)
+                greater[name][q0:q1] = g
+                ck, ci = topk_keys(keys, cols, kk[name], d0)
+                if seen[name]:
+                    top_keys[name][q0:q1], top_idx[name][q0:q1] = _merge_topk(
+                        top_keys[name][q0:q1], top_idx[name][q0:q1], ck, ci, kk[name])
+                else:  # the first chunk holding docs of this view: nothing to merge with yet
+                    top_keys[name][q0:q1], top_idx[name][q0:q1] = ck, ci
+                    seen[name] = True
     for name, m in masks.items():
         in_view = valid & m[rel_safe]
         kq = kk[name]

@@ -1,0 +1,205 @@
+"""The command line: a thin typer layer over the runner. Nothing below this module imports it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="mlir-bench: multilingual retrieval over mixed-language pools.")
+console = Console(stderr=True)
+out = Console()
+
+
+class RichReporter:
+    """Progress bars on stderr while encoding; log lines above them."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.speed:>6.1f}/s" if False else ""), TimeElapsedColumn(),
+                            TimeRemainingColumn(), console=console, disable=not enabled, transient=False)
+        self.started = False
+
+    def progress(self, description: str, total: int):
+        if not self.started:
+            self.bar.start()
+            self.started = True
+        tid = self.bar.add_task(description, total=total)
+        return lambda n: self.bar.advance(tid, n)
+
+    def log(self, message: str) -> None:
+        console.print(f"[dim]{message}[/dim]")
+
+    def close(self) -> None:
+        if self.started:
+            self.bar.stop()
+
+
+def _fmt(v: Any) -> str:
+    return "—" if v is None else f"{v:.4f}"
+
+
+def print_result(result: dict[str, Any]) -> None:
+    """Metrics x settings (Mono / Cross / Multi), then the main setting's scores per query language."""
+    metrics = result["metrics"]
+    settings = result["settings"]
+    t = Table(title=f"{result['task']['name']} · {result['model']['name']} · {result['task']['text_mode']}")
+    t.add_column("metric")
+    for name in settings:
+        t.add_column(name, justify="right")
+    for m in metrics:
+        t.add_row(m, *(_fmt(s["scores"].get(m)) for s in settings.values()))
+    t.add_row("cells", *(str(s["n_cells"]) for s in settings.values()))
+    t.add_row("skipped queries", *(str(s["n_skipped"]) for s in settings.values()))
+    out.print(t)
+    main = result["main_score"]
+    per = [c for c in result["cells"].values() if c["setting"] == main["setting"]]
+    if per:
+        cols = [m for m in dict.fromkeys([main["metric"], "recall@10", "ndcg@10", "mrr@10"]) if m in metrics]
+        t2 = Table(title=f"{main['setting']} by query language")
+        t2.add_column("query lang")
+        for m in cols:
+            t2.add_column(m, justify="right")
+        for c in per:
+            t2.add_row(c["name"], *(_fmt(c["scores"].get(m)) for m in cols))
+        out.print(t2)
+    bias = result.get("bias")
+    if bias and bias.get("summary"):
+        t3 = Table(title="language bias and geometry (Multi)")
+        t3.add_column("statistic")
+        t3.add_column("value", justify="right")
+        for k, v in bias["summary"].items():
+            t3.add_row(k, _fmt(v) if isinstance(v, float) else str(v))
+        out.print(t3)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [x for v in (values or []) for x in v.split(",") if x]
+
+
+@app.command()
+def run(
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Registered name, sentence-transformers id or "
+                                              "local path; repeat or comma-separate for several.")],
+    task: Annotated[list[str], typer.Option("--task", "-t", help="Task name or .toml spec; repeatable.")] = ["xquad-r"],  # noqa: B006
+    data_dir: Annotated[Path | None, typer.Option(help="Data root (else $MLIR_BENCH_DATA, else the cache).")] = None,
+    output_dir: Annotated[Path, typer.Option(help="Where result JSON is written.")] = Path("results"),
+    text_mode: Annotated[str, typer.Option(help="Candidate text: sentence or sentence+context.")] = "sentence",
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    k: Annotated[int, typer.Option(min=1, help="Depth of the stored top-k (run files, top-k metrics).")] = 100,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="Metrics (e.g. map, ndcg@10); repeatable.")] = None,
+    languages: Annotated[str | None, typer.Option(help="Comma-separated subset of the task's languages.")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where TREC run files (top k per cell) go.")] = Path("runs"),
+    runs: Annotated[str, typer.Option(help="TREC run files to write: 'main' (Mono and Multi cells), 'all' "
+                                      "(also the Cross cells) or 'none'.")] = "main",
+    save_embeddings: Annotated[Path | None, typer.Option(help="Also save the vectors (.npy + ids) here.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Recompute even if the result file exists.")] = False,
+    threads: Annotated[int | None, typer.Option(min=1, help="Encoder threads.")] = None,
+    dtype: Annotated[str, typer.Option(help="float32 or bfloat16 (CPU autocast, where the adapter supports it).")] = "float32",
+    cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Evaluate model(s) on task(s): Mono, Cross and Multi from one encoding; print tables, write results/."""
+    from .encoders.registry import load_encoder
+    from .runner import RunConfig, run_evaluation
+    from .runner.run import DEFAULT_METRICS
+
+    cache = None if no_cache else _open_cache(cache_dir)
+    reporter = RichReporter(enabled=progress and sys.stderr.isatty() or progress and bool(os.environ.get("CI")) is False)
+    try:
+        for mname in _split(model):
+            for tname in _split(task):
+                cfg = RunConfig(
+                    model=mname, task=tname, data_dir=data_dir, output_dir=output_dir, text_mode=text_mode,
+                    batch_size=batch_size, k=k, metrics=metric or list(DEFAULT_METRICS),
+                    runs_dir=None if runs == "none" else runs_dir, run_settings=_run_settings(runs), save_embeddings=save_embeddings,
+                    languages=_split([languages]) if languages else None, overwrite=overwrite, cache=cache,
+                    encoder_factory=lambda n: load_encoder(n, batch_size=batch_size, threads=threads, dtype=dtype),
+                )
+                result = run_evaluation(cfg, reporter)
+                reporter.close()
+                reporter.started = False
+                print_result(result)
+    finally:
+        reporter.close()
+
+
+def _run_settings(runs: str) -> tuple[str, ...]:
+    if runs not in ("main", "all", "none"):
+        raise UserError(f"--runs {runs!r}: expected main, all or none")
+    return ("mono", "cross", "multi", "per-language") if runs == "all" else ("mono", "multi", "per-language")
+
+
+def _open_cache(cache_dir: Path | None) -> Any:
+    try:
+        from .embedding.cache import EmbeddingCache  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    from .data.fetch import default_cache_dir
+
+    return EmbeddingCache(cache_dir or default_cache_dir() / "embeddings")
+
+
+@app.command("list-tasks")
+def list_tasks() -> None:
+    """The registered tasks."""
+    from .tasks import list_task_specs
+
+    t = Table(title="tasks")
+    for col in ("name", "family", "level", "languages", "main score", "licence"):
+        t.add_column(col)
+    for s in list_task_specs():
+        t.add_row(s.name, s.family, s.level, " ".join(s.languages), f"{s.main_setting} {s.main_score}", s.license)
+    out.print(t)
+
+
+@app.command("list-models")
+def list_models() -> None:
+    """The registered models (any sentence-transformers id or local path also works)."""
+    from .encoders.registry import list_models as _list
+
+    t = Table(title="models")
+    for col in ("name", "dim", "similarity", "prompts", "max length", "revision", "source"):
+        t.add_column(col)
+    for m in _list():
+        prompts = " / ".join(f"{k}={v!r}" for k, v in m.prompts.items()) or "—"
+        t.add_row(m.name, str(m.dim or "—"), m.similarity, prompts, str(m.max_length or "—"), m.revision, m.source)
+    out.print(t)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        console.print("interrupted: partial work is kept in the cache; rerun the same command to resume")
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            raise SystemExit(2) from None
+        if isinstance(exc, click.exceptions.Abort):
+            raise SystemExit(130) from None
+        raise
