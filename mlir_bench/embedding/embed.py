@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,6 +48,12 @@ def validate_embeddings(x: Any, n: int, meta_dim: int | None, model: str, role: 
     return x
 
 
+class RemoteEncoding(Protocol):
+    """Encodes texts somewhere else (a Ray cluster) and writes their vectors into the embedding cache."""
+
+    def encode_into_cache(self, texts: Sequence[str], role: Role, key: str) -> None: ...
+
+
 class EmbeddingCacheLike:
     """What the embedding stage needs from a cache (the on-disk cache implements this)."""
 
@@ -58,6 +64,9 @@ class EmbeddingCacheLike:
         raise NotImplementedError
 
 
+DEFAULT_CHUNK = 2048  # texts per cache shard: an interrupted run loses at most one chunk of encoding
+
+
 def embed_corpus(
     encoder: Encoder,
     texts: Sequence[str],
@@ -66,36 +75,66 @@ def embed_corpus(
     batch_size: int = 32,
     progress: Callable[[int], Progress] | None = None,
     cache: EmbeddingCacheLike | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    remote: RemoteEncoding | None = None,
 ) -> tuple[Embeddings, EmbeddingStats]:
     """Vectors for ``texts`` (one row each, in order), encoding each unique text once.
 
     ``progress(total)`` is called once with the number of texts to encode and returns a per-batch callback.
-    Sparse (lexical) outputs are never cached.
+    With a ``cache``, texts already cached are not encoded, and the rest are encoded in chunks of
+    ``chunk_size`` texts (longest first, so each chunk pads little), each stored in the cache as soon as it is
+    finished: an interrupted run resumes from the last finished chunk. Sparse (lexical) outputs and models whose
+    similarity is not "cosine" (BM25: document vectors depend on the fitted collection) are never cached.
+    ``remote`` (e.g. the Ray backend) encodes the missing texts into the cache instead of ``encoder``.
     """
     t0 = time.perf_counter()
     uniq: dict[str, int] = {}
     inverse = np.fromiter((uniq.setdefault(t, len(uniq)) for t in texts), dtype=np.int64, count=len(texts))
     unique_texts = list(uniq)
-    key = encoder.meta.vector_key(role)
-    cached: np.ndarray | None = None
+    meta = encoder.meta
+    key = meta.vector_key(role)
+    use_cache = cache is not None and meta.similarity == "cosine"
+    full: Embeddings | None = None
     todo = list(range(len(unique_texts)))
-    if cache is not None and encoder.meta.similarity == "cosine":
-        cached, todo = cache.get_many(key, unique_texts)
-    cb = progress(len(todo)) if progress else None
-    if todo:
-        new = encoder.encode([unique_texts[i] for i in todo], role, batch_size=batch_size, progress=cb)
-        new = validate_embeddings(new, len(todo), encoder.meta.dim, encoder.meta.name, role)
-        if cache is not None and isinstance(new, np.ndarray) and encoder.meta.similarity == "cosine":
-            cache.put_many(key, [unique_texts[i] for i in todo], new)
-    else:
-        new = None
-    if cached is None:
-        assert new is not None
-        full = new
-    else:
-        full = cached
-        if new is not None and len(todo):
-            full[np.asarray(todo)] = new
+    if use_cache:
+        assert cache is not None
+        describe = getattr(cache, "describe", None)
+        if callable(describe):
+            describe(key, meta.vector_fields(role))
+        full, todo = cache.get_many(key, unique_texts)
+    n_todo = len(todo)
+    cb = progress(n_todo) if progress else None
+    if todo and remote is not None:
+        if not use_cache:
+            raise ModelError(f"model {meta.name}: a remote encoding backend needs the embedding cache")
+        assert cache is not None
+        remote.encode_into_cache([unique_texts[i] for i in todo], role, key)
+        full, todo = cache.get_many(key, unique_texts)
+        if todo:
+            raise ModelError(f"model {meta.name}: the remote backend left {len(todo)} {role} texts unencoded")
+        if cb:
+            cb(n_todo)
+    elif todo and not use_cache:
+        full = validate_embeddings(encoder.encode(unique_texts, role, batch_size=batch_size, progress=cb),
+                                   len(unique_texts), meta.dim, meta.name, role)
+    elif todo:
+        assert cache is not None
+        order = sorted(todo, key=lambda i: -len(unique_texts[i]))
+        step = max(1, int(chunk_size))
+        for a in range(0, len(order), step):
+            idx = order[a:a + step]
+            chunk = [unique_texts[i] for i in idx]
+            new = validate_embeddings(encoder.encode(chunk, role, batch_size=batch_size, progress=cb),
+                                      len(idx), meta.dim, meta.name, role)
+            if not isinstance(new, np.ndarray):
+                raise ModelError(f"model {meta.name} returned sparse vectors but declares cosine similarity")
+            cache.put_many(key, chunk, new)
+            if full is None:
+                full = np.zeros((len(unique_texts), new.shape[1]), dtype=np.float32)
+            assert isinstance(full, np.ndarray)
+            full[np.asarray(idx)] = new
+    if full is None:  # no texts at all
+        full = np.zeros((0, meta.dim or 0), dtype=np.float32)
     out = full[inverse] if not sp.issparse(full) else sp.csr_matrix(full)[inverse]
-    stats = EmbeddingStats(role, len(texts), len(unique_texts), len(todo), time.perf_counter() - t0)
+    stats = EmbeddingStats(role, len(texts), len(unique_texts), n_todo, time.perf_counter() - t0)
     return out, stats

@@ -46,8 +46,17 @@ class ModelMeta:
         return self.prompts.get(role, "")
 
     def vector_key(self, role: Role) -> str:
-        """A hash of every setting that changes the vector of a text in ``role`` (not the text itself)."""
-        fields = {
+        """A hash of every setting that changes the vector of a text in ``role`` (not the text itself).
+
+        It names the embedding cache's folder for this (model, role); see :meth:`vector_fields`.
+        """
+        fields = self.vector_fields(role)
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+    def vector_fields(self, role: Role) -> dict[str, object]:
+        """The settings :meth:`vector_key` hashes: model and revision, role and prompt, pooling, maximum length,
+        normalisation, dtype and similarity (SPEC §4)."""
+        return {
             "name": self.name,
             "revision": self.revision,
             "role": role,
@@ -58,7 +67,6 @@ class ModelMeta:
             "dtype": self.dtype,
             "similarity": self.similarity,
         }
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)

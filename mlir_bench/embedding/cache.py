@@ -1,0 +1,363 @@
+"""The on-disk embedding cache: append-only, checksummed shards of vectors, one folder per vector key.
+
+Layout under ``root`` (default ``~/.cache/mlir-bench/embeddings``; ``$MLIR_BENCH_CACHE`` moves the base)::
+
+    root/<vector key>/key.json                      what the key stands for (model, revision, role, prompt, ...)
+    root/<vector key>/<time_ns>-<pid>-<rand>.vec    one shard per finished encoding chunk
+
+The **vector key** (:meth:`mlir_bench.encoders.base.ModelMeta.vector_key`) hashes everything that changes a
+vector except the text: model name and revision, role and prompt, maximum length, pooling, normalisation,
+dtype and similarity. Inside a key folder a text is found by the sha256 of its UTF-8 bytes, so the full cache
+key of a vector is (vector key, sha256(text)). (mteb keys on the text alone, so two models or two prompts
+would share vectors; here they never do.)
+
+**Shard format** (``.vec``, little-endian), one self-describing file::
+
+    8 bytes   magic b"MLIRVEC1"
+    4 bytes   header length H (uint32)
+    H bytes   UTF-8 JSON header: {"format": 1, "key", "n", "dim", "dtype": "float32", "sha256", "created", "pid"}
+    n*32      the sha256 digests of the n texts, in row order
+    n*dim*4   the vectors, float32, row-major
+
+``sha256`` in the header is the digest of the payload (digests + vectors). A shard is valid when its size is
+exactly ``12 + H + n*32 + n*dim*4`` and its payload matches ``sha256``.
+
+**Guarantees** (what the reliability tests and kill scripts may rely on):
+
+* *Atomic writes.* A shard is written to a hidden temporary file in the key folder, fsynced and renamed into
+  place (:func:`mlir_bench.io.atomic_open`). A reader therefore sees a shard completely or not at all; a killed
+  writer leaves at most a ``.*.tmp`` file, which readers ignore and :meth:`EmbeddingCache.compact` deletes once
+  it is an hour old.
+* *Append-only, concurrent writers.* Shard names are unique per (time, pid, random), so any number of processes
+  (or Ray workers) may write the same key at once without locks; the same text written twice is harmless (both
+  copies hold the same vector; either may be returned). Only compaction takes a lock (``.compact.lock``,
+  non-blocking: a second compactor skips).
+* *Corruption is detected, never served.* A truncated shard, a bad header or a checksum mismatch makes the shard
+  invalid: it is renamed to ``*.vec.corrupt`` (so the warning is issued once), a :class:`CacheCorruptionWarning`
+  is issued, and its texts count as missing, so the caller re-encodes them.
+* *Resumption.* :func:`mlir_bench.embedding.embed.embed_corpus` stores each finished chunk as one shard, so an
+  interrupted encoding resumes from the last finished chunk: the next run finds those texts here.
+* *Lookup cost.* A lookup reads every shard's header and digests (32 bytes per text), and the vector rows only of
+  shards that hold a requested text; those shards are checksummed as they are read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import struct
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io import atomic_open, write_json
+
+MAGIC = b"MLIRVEC1"
+FORMAT = 1
+SUFFIX = ".vec"
+DIGEST = 32  # bytes of sha256 per text
+AUTO_COMPACT_SHARDS = 128  # put_many compacts a key folder that holds more shards than this
+COMPACT_ROWS = 262_144  # rows per shard written by compaction
+STALE_TMP_SECONDS = 3600.0
+
+
+class CacheCorruptionWarning(UserWarning):
+    """A cache shard failed its size or checksum test; it was set aside and its texts will be re-encoded."""
+
+
+def text_digests(texts: Sequence[str]) -> np.ndarray:
+    """(n, 32) uint8: the sha256 of each text's UTF-8 bytes."""
+    out = np.empty((len(texts), DIGEST), dtype=np.uint8)
+    if len(texts):
+        buf = b"".join(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in texts)
+        out[:] = np.frombuffer(buf, dtype=np.uint8).reshape(len(texts), DIGEST)
+    return out
+
+
+def _prefix64(digests: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each digest as one uint64: the lookup key (the full digest is then compared)."""
+    return np.ascontiguousarray(digests[:, :8]).view("<u8").ravel()
+
+
+@dataclass
+class _Shard:
+    path: Path
+    n: int
+    dim: int
+    offset: int  # where the payload (digests) starts
+    sha256: str
+    digests: np.ndarray  # (n, 32) uint8
+
+
+class _Vanished(Exception):
+    """A shard disappeared between listing and reading (a concurrent compaction): list again."""
+
+
+class EmbeddingCache:
+    """Vectors on disk keyed by (vector key, sha256(text)); see the module docstring for format and guarantees.
+
+    The interface the embedding stage uses is :meth:`get_many` and :meth:`put_many`. Only dense float32
+    vectors are stored. Instances hold no open files and may be created in any process (Ray workers included).
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+
+    # ---------------------------------------------------------------------------------------------- reading
+    def get_many(self, key: str, texts: Sequence[str]) -> tuple[np.ndarray | None, list[int]]:
+        """Cached vectors for ``texts`` under ``key``.
+
+        Returns ``(vectors, todo)``: ``vectors`` is (len(texts), dim) float32 with the cached rows filled (other
+        rows are zero), or None when no text is cached; ``todo`` lists, ascending, the positions of the texts
+        that are not cached (or whose shard proved corrupt) and must be encoded.
+        """
+        if not texts:
+            return None, []
+        want = text_digests(texts)
+        for _ in range(8):
+            try:
+                return self._lookup(key, want)
+            except _Vanished:
+                continue
+        return None, list(range(len(texts)))  # a compaction storm: treat as a miss, never fail the run
+
+    def _lookup(self, key: str, want: np.ndarray) -> tuple[np.ndarray | None, list[int]]:
+        n = len(want)
+        bad: set[Path] = set()
+        while True:
+            shards = [s for s in self._scan(key) if s.path not in bad]
+            if not shards:
+                return None, list(range(n))
+            dims = {s.dim for s in shards}
+            if len(dims) > 1:  # cannot happen under one key unless files were moved by hand
+                keep = max(dims, key=lambda d: sum(s.n for s in shards if s.dim == d))
+                for s in shards:
+                    if s.dim != keep:
+                        self._quarantine(s.path, f"dimension {s.dim} differs from the key's {keep}")
+                        bad.add(s.path)
+                continue
+            dim = shards[0].dim
+            all_dig = np.concatenate([s.digests for s in shards])
+            owner = np.repeat(np.arange(len(shards)), [s.n for s in shards])
+            row = np.concatenate([np.arange(s.n) for s in shards])
+            pre = _prefix64(all_dig)
+            order = np.argsort(pre, kind="stable")
+            pre_sorted = pre[order]
+            wpre = _prefix64(want)
+            pos = np.searchsorted(pre_sorted, wpre)
+            pos_c = np.minimum(pos, len(pre_sorted) - 1)
+            cand = order[pos_c]
+            hit = (pre_sorted[pos_c] == wpre) & (all_dig[cand] == want).all(axis=1)
+            if not hit.any():
+                return None, list(range(n))
+            out = np.zeros((n, dim), dtype=np.float32)
+            failed = False
+            hit_idx = np.flatnonzero(hit)
+            for si in np.unique(owner[cand[hit_idx]]):
+                sel = hit_idx[owner[cand[hit_idx]] == si]
+                vecs = self._read_vectors(shards[si])
+                if vecs is None:
+                    bad.add(shards[si].path)
+                    failed = True
+                    break
+                out[sel] = vecs[row[cand[sel]]]
+            if failed:
+                continue
+            todo = np.flatnonzero(~hit).tolist()
+            return out, todo
+
+    def _scan(self, key: str) -> list[_Shard]:
+        folder = self.root / key
+        try:
+            names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(SUFFIX) and e.is_file())
+        except FileNotFoundError:
+            return []
+        out = []
+        for name in names:
+            s = self._read_header(folder / name, key)
+            if s is not None:
+                out.append(s)
+        return out
+
+    def _read_header(self, path: Path, key: str) -> _Shard | None:
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                head = fh.read(12)
+                if len(head) < 12 or head[:8] != MAGIC:
+                    raise ValueError("not a mlir-bench vector shard (bad magic)")
+                (hlen,) = struct.unpack("<I", head[8:12])
+                if hlen > 1 << 20:
+                    raise ValueError("header length out of range")
+                header = json.loads(fh.read(hlen).decode("utf-8"))
+                n, dim = int(header["n"]), int(header["dim"])
+                if header.get("format") != FORMAT or header.get("dtype") != "float32":
+                    raise ValueError(f"unsupported format {header.get('format')} / dtype {header.get('dtype')}")
+                if header.get("key") != key:
+                    raise ValueError(f"shard belongs to key {header.get('key')}, not {key}")
+                offset = 12 + hlen
+                expected = offset + n * DIGEST + n * dim * 4
+                if size != expected:
+                    raise ValueError(f"size {size} bytes, expected {expected} (truncated or padded)")
+                raw = fh.read(n * DIGEST)
+                if len(raw) != n * DIGEST:
+                    raise ValueError("truncated digests")
+        except FileNotFoundError:
+            raise _Vanished() from None
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, struct.error) as exc:
+            self._quarantine(path, str(exc))
+            return None
+        digests = np.frombuffer(raw, dtype=np.uint8).reshape(n, DIGEST)
+        return _Shard(path, n, dim, offset, str(header["sha256"]), digests)
+
+    def _read_vectors(self, s: _Shard) -> np.ndarray | None:
+        """The shard's vectors after checking the payload checksum; None (and quarantine) when it fails."""
+        try:
+            with open(s.path, "rb") as fh:
+                fh.seek(s.offset)
+                payload = fh.read()
+        except FileNotFoundError:
+            raise _Vanished() from None
+        if len(payload) != s.n * (DIGEST + s.dim * 4) or hashlib.sha256(payload).hexdigest() != s.sha256:
+            self._quarantine(s.path, "checksum mismatch")
+            return None
+        return np.frombuffer(payload, dtype="<f4", offset=s.n * DIGEST).reshape(s.n, s.dim)
+
+    def _quarantine(self, path: Path, why: str) -> None:
+        warnings.warn(f"embedding cache: ignoring corrupt shard {path} ({why}); its texts will be re-encoded",
+                      CacheCorruptionWarning, stacklevel=4)
+        with contextlib.suppress(OSError):
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+
+    # ---------------------------------------------------------------------------------------------- writing
+    def put_many(self, key: str, texts: Sequence[str], vectors: np.ndarray) -> Path | None:
+        """Store ``vectors[i]`` for ``texts[i]`` under ``key`` as one new shard (atomic); return its path.
+
+        ``vectors`` must be a finite 2-D array with one row per text; it is stored as float32.
+        """
+        vectors = np.asarray(vectors)
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+            raise ValueError(f"put_many: {len(texts)} texts but vectors of shape {vectors.shape}")
+        if not len(texts):
+            return None
+        vectors = np.ascontiguousarray(vectors, dtype="<f4")
+        if not np.isfinite(vectors).all():
+            raise ValueError("put_many: vectors hold NaN or inf; refusing to cache them")
+        path = self._write_shard(key, text_digests(texts), vectors)
+        if self.n_shards(key) > AUTO_COMPACT_SHARDS:
+            self.compact(key)
+        return path
+
+    def _write_shard(self, key: str, digests: np.ndarray, vectors: np.ndarray) -> Path:
+        n, dim = vectors.shape
+        payload_parts = (np.ascontiguousarray(digests, dtype=np.uint8).tobytes(), vectors.tobytes())
+        h = hashlib.sha256()
+        for p in payload_parts:
+            h.update(p)
+        header = json.dumps({"format": FORMAT, "key": key, "n": n, "dim": dim, "dtype": "float32",
+                             "sha256": h.hexdigest(), "created": time.time(), "pid": os.getpid()},
+                            sort_keys=True).encode("utf-8")
+        name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+        path = self.root / key / name
+        with atomic_open(path, "wb") as fh:
+            fh.write(MAGIC + struct.pack("<I", len(header)) + header)
+            for p in payload_parts:
+                fh.write(p)
+        return path
+
+    def describe(self, key: str, fields: Mapping[str, Any]) -> None:
+        """Write ``key.json`` (what the key stands for) once, for people browsing the cache."""
+        path = self.root / key / "key.json"
+        if not path.exists():
+            write_json(path, dict(fields))
+
+    # ---------------------------------------------------------------------------------------------- upkeep
+    def n_shards(self, key: str) -> int:
+        try:
+            return sum(1 for e in os.scandir(self.root / key) if e.name.endswith(SUFFIX))
+        except FileNotFoundError:
+            return 0
+
+    def keys(self) -> list[str]:
+        """The vector keys present under ``root``."""
+        try:
+            return sorted(e.name for e in os.scandir(self.root) if e.is_dir())
+        except FileNotFoundError:
+            return []
+
+    def stats(self, key: str) -> dict[str, int]:
+        """Shard count, stored rows (duplicates included) and bytes of one key (headers only are read)."""
+        shards = []
+        for _ in range(8):
+            try:
+                shards = self._scan(key)
+                break
+            except _Vanished:
+                continue
+        return {"shards": len(shards), "rows": sum(s.n for s in shards),
+                "bytes": sum(s.path.stat().st_size for s in shards if s.path.exists())}
+
+    def compact(self, key: str) -> bool:
+        """Merge a key's shards into few large ones, dropping duplicate texts; False if another process is at it.
+
+        The merged shards are written (atomically) before the old ones are removed, so a concurrent reader
+        always finds every vector; a reader that lists a shard just removed simply lists again.
+        """
+        from filelock import FileLock, Timeout
+
+        folder = self.root / key
+        if not folder.is_dir():
+            return True
+        lock = FileLock(str(folder / ".compact.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return False
+        try:
+            now = time.time()
+            for e in os.scandir(folder):  # temporary files of writers killed long ago
+                if e.name.startswith(".") and e.name.endswith(".tmp") and now - e.stat().st_mtime > STALE_TMP_SECONDS:
+                    with contextlib.suppress(OSError):
+                        os.unlink(e.path)
+            try:
+                shards = self._scan(key)
+            except _Vanished:
+                return False
+            if len(shards) <= 1:
+                return True
+            seen: set[bytes] = set()
+            digs: list[np.ndarray] = []
+            vecs: list[np.ndarray] = []
+            used: list[Path] = []
+            for s in shards:
+                v = self._read_vectors(s)
+                if v is None:
+                    continue
+                used.append(s.path)
+                keep = []
+                for i in range(s.n):
+                    d = s.digests[i].tobytes()
+                    if d not in seen:
+                        seen.add(d)
+                        keep.append(i)
+                digs.append(s.digests[keep])
+                vecs.append(v[keep])
+            if not used:
+                return True
+            all_d, all_v = np.concatenate(digs), np.concatenate(vecs)
+            for a in range(0, len(all_d), COMPACT_ROWS):
+                self._write_shard(key, all_d[a:a + COMPACT_ROWS], all_v[a:a + COMPACT_ROWS])
+            for p in used:
+                with contextlib.suppress(OSError):
+                    os.unlink(p)
+            return True
+        finally:
+            lock.release()

@@ -1,0 +1,250 @@
+"""The embedding cache: key sensitivity, checksums, atomic and concurrent writes, and resumable encoding.
+
+Everything here uses a deterministic toy encoder (hashed character trigrams), so it runs in seconds and needs
+no model weights. The end-to-end resume test also needs XQuAD-R data ($MLIR_BENCH_DATA); it skips without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import multiprocessing as mp
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlir_bench.embedding import embed_corpus
+from mlir_bench.embedding.cache import CacheCorruptionWarning, EmbeddingCache
+from mlir_bench.encoders.base import ModelMeta, Progress, Role, l2_normalize
+
+DIM = 64
+
+
+def toy_vectors(texts: Sequence[str], role: str = "query", dim: int = DIM) -> np.ndarray:
+    """Hashed character-trigram counts, L2-normalised: deterministic, batch-independent, and good enough to rank."""
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for i, t in enumerate(texts):
+        s = f"  {t.lower()}  "
+        for j in range(len(s) - 2):
+            h = int.from_bytes(hashlib.blake2b(s[j:j + 3].encode(), digest_size=4).digest(), "little")
+            out[i, h % dim] += 1.0 if (h >> 31) & 1 else -1.0
+    out[:, 0] += 0.01  # no all-zero rows
+    return l2_normalize(out)
+
+
+class ToyEncoder:
+    """Counts what it encodes; raises after ``fail_after`` calls (a stand-in for a killed run)."""
+
+    def __init__(self, meta: ModelMeta | None = None, fail_after: int | None = None) -> None:
+        self.meta = meta or ModelMeta(name="toy", revision="1", dim=DIM, pooling="mean", max_length=128)
+        self.fail_after = fail_after
+        self.calls = 0
+        self.encoded: list[str] = []
+
+    def encode(self, texts: Sequence[str], role: Role, *, batch_size: int = 32,
+               progress: Progress | None = None) -> np.ndarray:
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        self.calls += 1
+        self.encoded.extend(texts)
+        return toy_vectors(texts, role)
+
+
+TEXTS = [f"text number {i} with some words {i % 7}" for i in range(500)]
+
+
+# ------------------------------------------------------------------------------------------------ key sensitivity
+BASE = ModelMeta(name="m", revision="r1", dim=DIM, prompts={"query": "q: ", "document": "d: "}, pooling="mean",
+                 max_length=128, normalize=True, dtype="float32")
+
+
+@pytest.mark.parametrize("change", [
+    {"name": "m2"}, {"revision": "r2"}, {"prompts": {"query": "query: ", "document": "d: "}},
+    {"pooling": "cls"}, {"max_length": 256}, {"normalize": False}, {"dtype": "bfloat16"},
+])
+def test_every_vector_setting_changes_the_key(tmp_path: Path, change: dict) -> None:
+    other = dataclasses.replace(BASE, **change)
+    assert other.vector_key("query") != BASE.vector_key("query")
+    cache = EmbeddingCache(tmp_path)
+    embed_corpus(ToyEncoder(BASE), TEXTS[:50], "query", cache=cache)
+    enc = ToyEncoder(other)
+    embed_corpus(enc, TEXTS[:50], "query", cache=cache)
+    assert len(enc.encoded) == 50  # a miss: nothing reused across differing settings
+
+
+def test_role_changes_the_key_and_fields_are_described(tmp_path: Path) -> None:
+    assert BASE.vector_key("query") != BASE.vector_key("document")
+    cache = EmbeddingCache(tmp_path)
+    embed_corpus(ToyEncoder(BASE), TEXTS[:5], "document", cache=cache)
+    assert (tmp_path / BASE.vector_key("document") / "key.json").exists()
+
+
+# ------------------------------------------------------------------------------------------------ round trip
+def test_round_trip_partial_hits_and_duplicates(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    key = BASE.vector_key("query")
+    assert cache.get_many(key, TEXTS[:10]) == (None, list(range(10)))
+    cache.put_many(key, TEXTS[:100], toy_vectors(TEXTS[:100]))
+    cache.put_many(key, TEXTS[50:150], toy_vectors(TEXTS[50:150]))  # overlapping: duplicates are harmless
+    want = TEXTS[140:160] + TEXTS[:3] + TEXTS[:3]
+    got, todo = cache.get_many(key, want)
+    assert todo == list(range(10, 20))
+    assert got is not None
+    hit = [i for i in range(len(want)) if i not in todo]
+    np.testing.assert_array_equal(got[hit], toy_vectors([want[i] for i in hit]))
+    assert not got[todo].any()
+
+
+def test_embed_corpus_encodes_each_text_once_across_runs(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    texts = TEXTS[:300] + TEXTS[:300]
+    enc = ToyEncoder()
+    v1, s1 = embed_corpus(enc, texts, "query", cache=cache, chunk_size=64)
+    assert (s1.n_texts, s1.n_unique, s1.n_encoded) == (600, 300, 300) and enc.calls == 5
+    assert sorted(enc.encoded) == sorted(TEXTS[:300])
+    enc2 = ToyEncoder()
+    v2, s2 = embed_corpus(enc2, texts + TEXTS[300:320], "query", cache=cache, chunk_size=64)
+    assert s2.n_encoded == 20 and sorted(enc2.encoded) == sorted(TEXTS[300:320])
+    np.testing.assert_array_equal(v2[:600], v1)
+    np.testing.assert_array_equal(v1, toy_vectors(texts))
+
+
+# ------------------------------------------------------------------------------------------------ corruption
+def _one_shard(tmp_path: Path) -> tuple[EmbeddingCache, str, Path]:
+    cache = EmbeddingCache(tmp_path)
+    key = BASE.vector_key("query")
+    path = cache.put_many(key, TEXTS[:20], toy_vectors(TEXTS[:20]))
+    assert path is not None
+    return cache, key, path
+
+
+@pytest.mark.parametrize("damage", ["flip-vector", "flip-digest", "truncate", "garbage", "empty"])
+def test_corrupt_shards_are_detected_and_re_encoded(tmp_path: Path, damage: str) -> None:
+    cache, key, path = _one_shard(tmp_path)
+    data = bytearray(path.read_bytes())
+    if damage == "flip-vector":
+        data[-5] ^= 0x40
+    elif damage == "flip-digest":
+        hlen = int.from_bytes(data[8:12], "little")
+        data[12 + hlen + 3] ^= 0x01
+    elif damage == "truncate":
+        data = data[: len(data) - 100]
+    elif damage == "garbage":
+        data = bytearray(os.urandom(len(data)))
+    else:
+        data = bytearray()
+    path.write_bytes(bytes(data))
+    with pytest.warns(CacheCorruptionWarning):
+        got, todo = cache.get_many(key, TEXTS[:20])
+    assert todo == list(range(20)) and got is None
+    assert not path.exists() and path.with_name(path.name + ".corrupt").exists()  # set aside: warned once
+    enc = ToyEncoder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheCorruptionWarning)
+        v, s = embed_corpus(enc, TEXTS[:20], "query", cache=cache)
+    assert s.n_encoded == 20
+    np.testing.assert_array_equal(v, toy_vectors(TEXTS[:20]))
+
+
+def test_corrupt_copy_falls_back_to_a_good_duplicate(tmp_path: Path) -> None:
+    cache, key, path = _one_shard(tmp_path)
+    cache.put_many(key, TEXTS[:20], toy_vectors(TEXTS[:20]))
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.warns(CacheCorruptionWarning):
+        got, todo = cache.get_many(key, TEXTS[:20])
+    assert todo == [] and got is not None
+    np.testing.assert_array_equal(got, toy_vectors(TEXTS[:20]))
+
+
+def test_half_written_temp_files_are_invisible(tmp_path: Path) -> None:
+    cache, key, path = _one_shard(tmp_path)
+    (path.parent / f".{path.name}.abc.tmp").write_bytes(path.read_bytes()[:50])  # a writer killed mid-write
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheCorruptionWarning)
+        got, todo = cache.get_many(key, TEXTS[:20])
+    assert todo == []
+
+
+# ------------------------------------------------------------------------------------------------ concurrency
+def _writer(root: str, key: str, seed: int) -> None:
+    cache = EmbeddingCache(root)
+    rng = np.random.default_rng(seed)
+    for _ in range(15):
+        idx = rng.choice(len(TEXTS), size=40, replace=False)
+        texts = [TEXTS[i] for i in idx]
+        cache.put_many(key, texts, toy_vectors(texts))
+        got, todo = cache.get_many(key, texts)  # read while others write
+        assert not todo and got is not None
+        np.testing.assert_array_equal(got, toy_vectors(texts))
+
+
+def test_concurrent_writers_and_compaction_never_corrupt(tmp_path: Path, monkeypatch) -> None:
+    import mlir_bench.embedding.cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "AUTO_COMPACT_SHARDS", 8)  # also exercise compaction under contention
+    key = BASE.vector_key("query")
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), key, s)) for s in range(4)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheCorruptionWarning)
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    cache = EmbeddingCache(tmp_path)
+    assert cache.compact(key)
+    folder = tmp_path / key
+    assert not list(folder.glob("*.corrupt")) and not list(folder.glob(".*.tmp"))
+    assert cache.stats(key)["shards"] == 1
+    got, todo = cache.get_many(key, TEXTS)
+    stored = [i for i in range(len(TEXTS)) if i not in todo]
+    assert got is not None and len(stored) == cache.stats(key)["rows"]  # duplicates dropped by compaction
+    np.testing.assert_array_equal(got[stored], toy_vectors([TEXTS[i] for i in stored]))
+
+
+# ------------------------------------------------------------------------------------------------ resumption
+def test_interrupted_encoding_resumes_from_the_last_finished_chunk(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    enc = ToyEncoder(fail_after=3)
+    with pytest.raises(KeyboardInterrupt):
+        embed_corpus(enc, TEXTS, "document", cache=cache, chunk_size=100)
+    assert len(enc.encoded) == 300
+    enc2 = ToyEncoder()
+    v, s = embed_corpus(enc2, TEXTS, "document", cache=cache, chunk_size=100)
+    assert s.n_encoded == 200 and not set(enc2.encoded) & set(enc.encoded)
+    np.testing.assert_array_equal(v, toy_vectors(TEXTS))
+
+
+DATA = Path(os.environ.get("MLIR_BENCH_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+def test_interrupted_run_then_resume_gives_identical_scores(tmp_path: Path) -> None:
+    """A run killed mid-encoding, then re-run, writes exactly the result of an uninterrupted run."""
+    if not (DATA / "xquad-r" / "en.json").exists():
+        pytest.skip(f"XQuAD-R data not found under {DATA}")
+    from mlir_bench.runner import RunConfig, run_evaluation
+
+    def cfg(out: str, cache: EmbeddingCache | None, enc: ToyEncoder) -> RunConfig:
+        return RunConfig(model="toy", task="xquad-r", data_dir=DATA, output_dir=tmp_path / out, runs_dir=None,
+                         languages=["en", "de", "es"], cache=cache, encoder_factory=lambda _n: enc)
+
+    clean = run_evaluation(cfg("clean", None, ToyEncoder()))
+    cache = EmbeddingCache(tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):  # queries (2 chunks) done, documents die after their first chunk
+        run_evaluation(cfg("resumed", cache, ToyEncoder(fail_after=3)))
+    assert not list((tmp_path / "resumed").glob("*.json"))
+    enc = ToyEncoder()
+    resumed = run_evaluation(cfg("resumed", cache, enc))
+    n_docs = resumed["manifest"]["encoded"]["document"]
+    assert resumed["manifest"]["encoded"]["query"]["encoded"] == 0
+    assert 0 < n_docs["encoded"] < n_docs["unique"]
+    assert resumed["cells"] == clean["cells"] and resumed["settings"] == clean["settings"]
+    again = run_evaluation(dataclasses.replace(cfg("resumed", cache, ToyEncoder()), overwrite=True))
+    assert again["manifest"]["encoded"]["document"]["encoded"] == 0 and again["cells"] == clean["cells"]
