@@ -82,9 +82,26 @@ def result_stem(task: str, model: str, text_mode: str, languages: list[str] | No
     return stem
 
 
+def effective_text_mode(cfg: RunConfig) -> str:
+    """The candidate text mode: ``cfg.text_mode``, except that the sentence-level default ("sentence") means the
+    task's own default (spec option ``text_mode``) for passage-level tasks."""
+    if cfg.text_mode != "sentence":
+        return cfg.text_mode
+    from ..tasks import get_task_spec
+
+    spec = get_task_spec(cfg.task)
+    return str(spec.options.get("text_mode", "passage")) if spec.level == "passage" else "sentence"
+
+
+def task_metrics(cfg_metrics: list[str], task_options: dict[str, Any]) -> list[str]:
+    """The requested metrics, plus the metrics the task publishes (spec option ``metrics``) if missing."""
+    names = [str(parse(m)) for m in cfg_metrics]
+    return cfg_metrics + [m for m in task_options.get("metrics", []) if str(parse(m)) not in names]
+
+
 def result_path(cfg: RunConfig, model_name: str | None = None) -> Path:
-    return Path(cfg.output_dir) / (result_stem(cfg.task, model_name or cfg.model, cfg.text_mode, cfg.languages)
-                                   + ".json")
+    return Path(cfg.output_dir) / (result_stem(cfg.task, model_name or cfg.model, effective_text_mode(cfg),
+                                               cfg.languages) + ".json")
 
 
 def _default_encoder(name: str) -> Encoder:
@@ -111,13 +128,15 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
     _check_writable(Path(cfg.output_dir))
     t_start = time.perf_counter()
     opts: dict[str, Any] = {}
-    if cfg.text_mode != "sentence":
-        opts["text_mode"] = cfg.text_mode
+    text_mode = effective_text_mode(cfg)
+    if text_mode != "sentence":
+        opts["text_mode"] = text_mode
     if cfg.languages:
         opts["languages"] = cfg.languages
     t0 = time.perf_counter()
     task = load_task(cfg.task, data_dir=cfg.data_dir, **opts)
     load_s = time.perf_counter() - t0
+    metrics = task_metrics(list(cfg.metrics), task.spec.options)
     rep.log(f"task {task.spec.name}: {len(task.queries)} queries, {len(task.docs)} candidates, "
             f"{len(task.cells)} cells")
     encoder = (cfg.encoder_factory or _default_encoder)(cfg.model)
@@ -136,8 +155,8 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
     searched = search_cells(task, qv, dv, k=cfg.k)
     search_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cells, per_query = score_cells(task, searched, cfg.metrics)
-    settings = macro_average(cells, cfg.metrics)
+    cells, per_query = score_cells(task, searched, metrics)
+    settings = macro_average(cells, metrics)
     score_s = time.perf_counter() - t0
     runs_s = 0.0
     if cfg.runs_dir:
@@ -149,12 +168,13 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
         "schema_version": SCHEMA_VERSION,
         "task": {"name": task.spec.name, "family": task.spec.family, "level": task.spec.level,
                  "languages": task.options.get("languages", task.spec.languages), "license": task.spec.license,
-                 "citation": task.spec.citation, "text_mode": cfg.text_mode,
-                 "n_queries": len(task.queries), "n_documents": len(task.docs)},
+                 "citation": task.spec.citation, "text_mode": text_mode,
+                 "n_queries": len(task.queries), "n_documents": len(task.docs),
+                 **{k: v for k, v in task.options.items() if k not in ("languages", "text_mode")}},
         "model": meta.to_dict(),
         "main_score": {"metric": main, "setting": task.spec.main_setting,
                        "value": settings.get(task.spec.main_setting, {}).get("scores", {}).get(main)},
-        "metrics": [str(parse(m)) for m in cfg.metrics],
+        "metrics": [str(parse(m)) for m in metrics],
         "k": cfg.k,
         "settings": settings,
         "cells": cells,
