@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from ..embedding import embed_corpus
 from ..encoders.base import Encoder, Progress
-from ..errors import UserError
+from ..errors import DataError, UserError
 from ..io import atomic_open, write_json
 from ..results.manifest import SCHEMA_VERSION, base_manifest
 from ..results.trec import write_trec_run
@@ -99,9 +99,34 @@ def task_metrics(cfg_metrics: list[str], task_options: dict[str, Any]) -> list[s
     return cfg_metrics + [m for m in task_options.get("metrics", []) if str(parse(m)) not in names]
 
 
+def task_name(task: str) -> str:
+    """The registered name of a task given by name or by spec path (a path must not leak into file names)."""
+    if task.endswith(".toml"):
+        from ..tasks import get_task_spec
+
+        return get_task_spec(task).name
+    return task
+
+
 def result_path(cfg: RunConfig, model_name: str | None = None) -> Path:
-    return Path(cfg.output_dir) / (result_stem(cfg.task, model_name or cfg.model, effective_text_mode(cfg),
-                                               cfg.languages) + ".json")
+    return Path(cfg.output_dir) / (result_stem(task_name(cfg.task), model_name or cfg.model,
+                                               effective_text_mode(cfg), cfg.languages) + ".json")
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """An existing result file; a damaged one is a one-line DataError (results are written atomically)."""
+    try:
+        result = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise DataError(path, f"cannot read the existing result ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(path, f"existing result is not valid JSON ({exc}); expected a result file: delete it "
+                        "or pass --overwrite") from None
+    if not isinstance(result, dict) or result.get("schema_version") != SCHEMA_VERSION:
+        found = result.get("schema_version") if isinstance(result, dict) else type(result).__name__
+        raise DataError(path, f"existing result has schema_version {found!r}, expected {SCHEMA_VERSION}; "
+                        "delete it or pass --overwrite", where="schema_version")
+    return result
 
 
 def _default_encoder(name: str) -> Encoder:
@@ -124,7 +149,7 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
     out_path = result_path(cfg)
     if out_path.exists() and not cfg.overwrite:
         rep.log(f"{out_path} exists; reusing it (pass --overwrite to recompute)")
-        return json.loads(out_path.read_text(encoding="utf-8"))
+        return read_result(out_path)
     _check_writable(Path(cfg.output_dir))
     t_start = time.perf_counter()
     opts: dict[str, Any] = {}
