@@ -158,13 +158,13 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
         opts["text_mode"] = text_mode
     if cfg.languages:
         opts["languages"] = cfg.languages
+    encoder = (cfg.encoder_factory or _default_encoder)(cfg.model)  # first: a bad model name fails at once
     t0 = time.perf_counter()
     task = load_task(cfg.task, data_dir=cfg.data_dir, **opts)
     load_s = time.perf_counter() - t0
     metrics = task_metrics(list(cfg.metrics), task.spec.options)
     rep.log(f"task {task.spec.name}: {len(task.queries)} queries, {len(task.docs)} candidates, "
             f"{len(task.cells)} cells")
-    encoder = (cfg.encoder_factory or _default_encoder)(cfg.model)
     meta = encoder.meta
     out_path = result_path(cfg, meta.name)
     fit = getattr(encoder, "fit", None)
