@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 from scipy import sparse
 from scipy.stats import chi2
 
-Vectors = np.ndarray | sparse.spmatrix | sparse.sparray
+Vectors: TypeAlias = np.ndarray | sparse.spmatrix | sparse.sparray
 
 # ---------------------------------------------------------------------------------------------- helpers
 
