@@ -115,6 +115,13 @@ def run(
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    shard_size: Annotated[int | None, typer.Option(min=1, help="Encode the pool into shards of this many vectors "
+                                                   "on disk and stream them at search time (automatic above 2M "
+                                                   "documents; dense models only).")] = None,
+    shards_dir: Annotated[Path | None, typer.Option(help="Where shard stores are kept (default: "
+                                                    "<cache>/shards).")] = None,
+    ann: Annotated[str | None, typer.Option(help="With shards: also build a faiss index (ivf, ivfpq or hnsw) and "
+                                            "record its recall@k against exact search.")] = None,
 ) -> None:
     """Evaluate model(s) on task(s): Mono, Cross and Multi from one encoding; print tables, write results/."""
     from .encoders.registry import load_encoder
@@ -132,6 +139,7 @@ def run(
                     runs_dir=None if runs == "none" else runs_dir, run_settings=_run_settings(runs), save_embeddings=save_embeddings,
                     languages=_split([languages]) if languages else None, overwrite=overwrite, cache=cache,
                     encoder_factory=lambda n: load_encoder(n, batch_size=batch_size, threads=threads, dtype=dtype),
+                    shard_size=shard_size, shards_dir=shards_dir, ann=ann,
                 )
                 result = run_evaluation(cfg, reporter)
                 reporter.close()

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 
+from ..data.fetch import default_cache_dir
 from ..embedding import embed_corpus
 from ..encoders.base import Encoder, Progress
 from ..errors import DataError, UserError
@@ -25,6 +26,7 @@ from ..results.trec import write_trec_run
 from ..scoring.metrics import evaluate, parse
 from ..search import SearchResult, doc_id_order, exact_search, pad_relevant
 from ..tasks import Cell, TaskData, load_task
+from .sharded import StoreRows, encode_pool, measure_ann, search_cells_sharded, wants_shards
 
 DEFAULT_METRICS = ["map", "map@100", "recall@1", "recall@10", "recall@100", "ndcg@10", "ndcg@20", "mrr@10"]
 PER_QUERY_SETTINGS = ("mono", "multi", "per-language")
@@ -68,6 +70,9 @@ class RunConfig:
     overwrite: bool = False
     cache: Any = None
     encoder_factory: Callable[[str], Encoder] | None = None
+    shard_size: int | None = None  # encode the pool into shards on disk and stream them (runner/sharded.py)
+    shards_dir: Path | None = None  # where shard stores live (default <cache>/shards)
+    ann: str | None = None  # also measure a faiss index (ivf, ivfpq, hnsw) against exact search (sharded path)
 
 
 def slug(name: str) -> str:
@@ -172,13 +177,25 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
         fit(list(dict.fromkeys(task.docs.texts)))
     qv, qstats = embed_corpus(encoder, task.queries.texts, "query", batch_size=cfg.batch_size, cache=cfg.cache,
                               progress=lambda n: rep.progress(f"encode queries ({meta.name})", n))
-    dv, dstats = embed_corpus(encoder, task.docs.texts, "document", batch_size=cfg.batch_size, cache=cfg.cache,
-                              progress=lambda n: rep.progress(f"encode candidates ({meta.name})", n))
-    if cfg.save_embeddings:
-        save_embeddings(Path(cfg.save_embeddings), task, qv, dv)
-    t0 = time.perf_counter()
-    searched = search_cells(task, qv, dv, k=cfg.k)
-    search_s = time.perf_counter() - t0
+    pool_info: dict[str, Any] = {}
+    if wants_shards(cfg.shard_size, len(task.docs), encoder):  # pools of any size: shards on disk, streamed
+        pool = encode_pool(task, encoder, shards_dir=Path(cfg.shards_dir or default_cache_dir() / "shards"),
+                           shard_size=cfg.shard_size, batch_size=cfg.batch_size, cache=cfg.cache,
+                           progress=lambda n: rep.progress(f"encode candidates ({meta.name}, sharded)", n))
+        dv, dstats, pool_info = StoreRows(pool.store), pool.stats, pool.info
+        t0 = time.perf_counter()
+        searched = search_cells_sharded(task, qv, pool.store, k=cfg.k)
+        search_s = time.perf_counter() - t0
+        if cfg.ann:
+            pool_info["ann"] = measure_ann(task, qv, pool.store, searched, kind=cfg.ann, k=cfg.k)
+    else:
+        dv, dstats = embed_corpus(encoder, task.docs.texts, "document", batch_size=cfg.batch_size, cache=cfg.cache,
+                                  progress=lambda n: rep.progress(f"encode candidates ({meta.name})", n))
+        if cfg.save_embeddings:
+            save_embeddings(Path(cfg.save_embeddings), task, qv, dv)
+        t0 = time.perf_counter()
+        searched = search_cells(task, qv, dv, k=cfg.k)
+        search_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     cells, per_query = score_cells(task, searched, metrics)
     settings = macro_average(cells, metrics)
@@ -203,6 +220,7 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
         "k": cfg.k,
         "settings": settings,
         "cells": cells,
+        **({"pool": pool_info} if pool_info else {}),
         "manifest": {
             **base_manifest(),
             "dataset_sha256": task.file_hashes,
