@@ -165,6 +165,58 @@ def _open_cache(cache_dir: Path | None) -> Any:
     return EmbeddingCache(cache_dir or default_cache_dir() / "embeddings")
 
 
+@app.command()
+def leaderboard(
+    results_dir: Annotated[Path, typer.Option(help="Folder of result JSON (and per-query sidecars).")] = Path("results"),
+    output: Annotated[Path, typer.Option("--out", help="The HTML page to write.")] = Path("leaderboard/index.html"),
+    test: Annotated[str, typer.Option(help="Paired test for the markers: fisher (randomization) or student.")] = "fisher",
+    permutations: Annotated[int, typer.Option(min=100, help="Sign flips for the randomization test.")] = 10_000,
+    alpha: Annotated[float, typer.Option(help="Family-wise level after Holm's correction.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Seed of the randomization test (the page is deterministic).")] = 42,
+    expected: Annotated[Path | None, typer.Option(help="Expected scores shown as the reproduction table "
+                                                  "(default: RESULTS_DIR/expected.toml).")] = None,
+) -> None:
+    """Render the static leaderboard page (one self-contained HTML file) from result files."""
+    from .leaderboard import build_leaderboard
+
+    path = build_leaderboard(results_dir, output, test=test, n_permutations=permutations, seed=seed, alpha=alpha,
+                             expected=expected)
+    out.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def check(
+    expected: Annotated[Path, typer.Option(help="Expected-scores TOML (Pyserini 2CR style).")] = Path("results/expected.toml"),
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only conditions with this tag (e.g. fast); repeatable.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only these models; repeatable.")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Only these tasks; repeatable.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data root (else $MLIR_BENCH_DATA, else the cache).")] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Keep the rerun results here (default: a temporary "
+                                                    "folder, removed afterwards; committed results are never touched).")] = None,
+    reuse: Annotated[bool, typer.Option(help="Reuse results already in --output-dir instead of rerunning.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
+) -> None:
+    """Rerun the expected-score conditions; print OK / OKish / FAIL per condition; exit 1 on any FAIL."""
+    import tempfile
+
+    from .check import format_outcome, load_expected, run_check, select, summary
+
+    conds = select(load_expected(expected), tags=_split(tag), models=_split(model), tasks=_split(task))
+    if not conds:
+        raise UserError(f"{expected}: no condition matches the given --tag/--model/--task")
+    cache = None if no_cache else _open_cache(cache_dir)
+    with tempfile.TemporaryDirectory(prefix="mlir-bench-check-") as tmp:
+        outcomes = run_check(conds, output_dir=output_dir or Path(tmp), data_dir=data_dir, cache=cache,
+                             reuse=reuse, reporter=RichReporter(enabled=False),
+                             on_outcome=lambda o: out.print(format_outcome(o), highlight=False, markup=False,
+                                                              soft_wrap=True))
+    counts = summary(outcomes)
+    out.print(" · ".join(f"{n} {s}" for s, n in counts.items()), highlight=False)
+    if counts["FAIL"]:
+        raise SystemExit(1)
+
+
 @app.command("list-tasks")
 def list_tasks() -> None:
     """The registered tasks."""

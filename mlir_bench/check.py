@@ -1,0 +1,189 @@
+"""Reproduction as data (Pyserini 2CR style): expected scores in a TOML file, rerun and compared.
+
+``results/expected.toml`` lists conditions, each a model, task, setting, metric, expected value and tolerance::
+
+    [defaults]
+    tolerance = 5e-4
+
+    [[condition]]
+    model = "bm25"
+    task = "xquad-r"
+    setting = "multi"        # mono, cross, multi, per-language; or "bias" for result["bias"]["summary"]
+    metric = "map"
+    expected = 0.089512
+    tags = ["fast"]          # optional; `mlir-bench check --tag fast` selects these
+
+:func:`run_check` reruns each (model, task, text mode, languages) once through the runner, into a scratch output
+folder (committed results are never touched) and with the embedding cache, then classifies every condition:
+**OK** when the value equals the expected one at the 6 decimals written in the file, **OKish** within the
+tolerance, **FAIL** otherwise (or when the value is missing or the run failed).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+DEFAULT_TOLERANCE = 5e-4
+EXACT = 5e-7  # half a unit in the 6th decimal: "exact" at the precision the file is written in
+STATUSES = ("OK", "OKish", "FAIL")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One expected score."""
+
+    model: str
+    task: str
+    setting: str
+    metric: str
+    expected: float
+    tolerance: float = DEFAULT_TOLERANCE
+    text_mode: str = "sentence"
+    languages: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def run_key(self) -> tuple[str, str, str, tuple[str, ...]]:
+        return (self.model, self.task, self.text_mode, self.languages)
+
+    def label(self) -> str:
+        extra = "" if self.text_mode == "sentence" else f" [{self.text_mode}]"
+        return f"{self.model} · {self.task}{extra} · {self.setting} · {self.metric}"
+
+
+@dataclass
+class Outcome:
+    condition: Condition
+    actual: float | None
+    status: str
+    message: str = ""
+
+
+_KEYS = {"model", "task", "setting", "metric", "expected", "tolerance", "text_mode", "languages", "tags"}
+
+
+def load_expected(path: str | Path) -> list[Condition]:
+    """Parse an expected-scores TOML file; raises UserError naming the file and the bad condition."""
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{p}: expected-scores file not found") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"{p}: cannot read expected scores ({exc})") from None
+    defaults = doc.get("defaults", {})
+    out = []
+    for i, raw in enumerate(doc.get("condition", []), 1):
+        c = {**defaults, **raw}
+        where = f"{p}: condition {i}"
+        unknown = set(c) - _KEYS
+        missing = {"model", "task", "setting", "metric", "expected"} - set(c)
+        if unknown or missing:
+            raise UserError(f"{where}: " + "; ".join(
+                ([f"unknown keys {sorted(unknown)}"] if unknown else []) + ([f"missing {sorted(missing)}"] if missing else [])))
+        try:
+            out.append(Condition(model=str(c["model"]), task=str(c["task"]), setting=str(c["setting"]),
+                                 metric=str(c["metric"]), expected=float(c["expected"]),
+                                 tolerance=float(c.get("tolerance", DEFAULT_TOLERANCE)),
+                                 text_mode=str(c.get("text_mode", "sentence")),
+                                 languages=tuple(c.get("languages") or ()), tags=tuple(c.get("tags") or ())))
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{where}: {exc}") from None
+    if not out:
+        raise UserError(f"{p}: no [[condition]] entries")
+    return out
+
+
+def select(conditions: Sequence[Condition], *, tags: Sequence[str] = (), models: Sequence[str] = (),
+           tasks: Sequence[str] = ()) -> list[Condition]:
+    """Conditions carrying any of ``tags`` and (when given) one of ``models`` / ``tasks``."""
+    return [c for c in conditions
+            if (not tags or set(tags) & set(c.tags)) and (not models or c.model in models)
+            and (not tasks or c.task in tasks)]
+
+
+def classify(actual: float | None, expected: float, tolerance: float) -> str:
+    """OK (equal to 6 decimals), OKish (within ``tolerance``) or FAIL (outside it, missing or not finite)."""
+    if actual is None or not math.isfinite(actual):
+        return "FAIL"
+    diff = abs(actual - expected)
+    if diff <= EXACT:
+        return "OK"
+    return "OKish" if diff <= tolerance else "FAIL"
+
+
+def lookup(result: dict[str, Any], setting: str, metric: str) -> float | None:
+    """The value of ``metric`` in ``setting`` of a result dict (``setting="bias"``: the bias summary)."""
+    if setting == "bias":
+        v = (result.get("bias") or {}).get("summary", {}).get(metric)
+    else:
+        v = result.get("settings", {}).get(setting, {}).get("scores", {}).get(metric)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def judge(c: Condition, result: dict[str, Any] | None, error: str = "") -> Outcome:
+    """Compare one condition with a result (None when the run failed with ``error``)."""
+    if result is None:
+        return Outcome(c, None, "FAIL", error or "no result")
+    actual = lookup(result, c.setting, c.metric)
+    status = classify(actual, c.expected, c.tolerance)
+    if actual is None:
+        return Outcome(c, None, status, f"no {c.metric} in setting {c.setting!r} of the result")
+    diff = actual - c.expected
+    return Outcome(c, actual, status, f"expected {c.expected:.6f}, got {actual:.6f} (diff {diff:+.2e}, "
+                                      f"tolerance {c.tolerance:.0e})")
+
+
+def run_check(conditions: Sequence[Condition], *, output_dir: Path, data_dir: str | Path | None = None,
+              cache: Any = None, reuse: bool = False, reporter: Any = None,
+              encoder_factory: Callable[[str], Any] | None = None,
+              on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Rerun every distinct (model, task, text mode, languages) of ``conditions`` once and judge each condition.
+
+    Results go to ``output_dir`` (use a scratch folder); ``reuse=True`` keeps results already there (Pyserini's
+    "skip runs already done"), otherwise every run is recomputed (``overwrite``). The embedding cache is used
+    when given. A run that raises is reported as FAIL for its conditions; the others still run.
+    """
+    from .runner import RunConfig, run_evaluation
+    from .runner.run import DEFAULT_METRICS
+
+    runs: dict[tuple[str, str, str, tuple[str, ...]], list[Condition]] = {}
+    for c in conditions:
+        runs.setdefault(c.run_key, []).append(c)
+    outcomes = []
+    for (model, task, text_mode, languages), conds in runs.items():
+        metrics = list(dict.fromkeys(DEFAULT_METRICS + [c.metric for c in conds if c.setting != "bias"]))
+        extra: dict[str, Any] = {}
+        if "bias" in getattr(RunConfig, "__dataclass_fields__", {}):  # bias statistics only when a condition asks
+            extra["bias"] = any(c.setting == "bias" for c in conds)
+        cfg = RunConfig(model=model, task=task, data_dir=data_dir, output_dir=Path(output_dir),
+                        text_mode=text_mode, metrics=metrics, runs_dir=None, languages=list(languages) or None,
+                        overwrite=not reuse, cache=cache, encoder_factory=encoder_factory, **extra)
+        result: dict[str, Any] | None
+        error = ""
+        try:
+            result = run_evaluation(cfg, reporter)
+        except Exception as exc:  # a failed run is a FAIL of its conditions, not the end of the check
+            result, error = None, f"run failed: {type(exc).__name__}: {exc}"
+        for c in conds:
+            o = judge(c, result, error)
+            outcomes.append(o)
+            if on_outcome:
+                on_outcome(o)
+    return outcomes
+
+
+def format_outcome(o: Outcome) -> str:
+    """One Pyserini-style line: ``[OKish] bm25 · xquad-r · multi · map: expected …, got …``."""
+    return f"[{o.status}]".ljust(8) + f" {o.condition.label()}: {o.message}"
+
+
+def summary(outcomes: Sequence[Outcome]) -> dict[str, int]:
+    return {s: sum(o.status == s for o in outcomes) for s in STATUSES}

@@ -1,0 +1,176 @@
+"""Paired significance tests between models on the same queries, Holm's correction and rank intervals.
+
+Per-query scores of two models on the same cells are paired by query id. A setting's score is the macro-average
+over its cells of the per-cell means, so each query carries the weight ``w_i = 1 / (C · n_c)`` (C cells; n_c
+queries in its cell) and the tested statistic is the weighted mean difference ``T = Σ w_i (a_i − b_i)``, which is
+exactly the difference of the two headline numbers. With one cell (or equal cells) it is the plain mean difference.
+
+* ``fisher``: the paired randomization test (Fisher; Smucker et al., CIKM 2007, as in ranx): under H0 the sign of
+  every per-query difference is exchangeable; ``p = (1 + #{|T*| ≥ |T|}) / (1 + n_permutations)``.
+* ``student``: the two-sided paired t-test on ``N · w_i · (a_i − b_i)`` (the plain paired t-test when weights are
+  equal), i.e. ranx's ``paired_student_t_test``.
+
+Every pair of models in a view is tested (m = n(n−1)/2 tests), and p-values are adjusted with Holm's step-down
+method, which controls the family-wise error rate at ``alpha``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+TESTS = ("fisher", "student")
+_BATCH = 256
+
+
+def macro_weights(cell_sizes: Sequence[int]) -> np.ndarray:
+    """Per-query weights ``1 / (C · n_c)`` for cells of ``cell_sizes`` (concatenated in order); they sum to 1."""
+    sizes = [int(n) for n in cell_sizes if n > 0]
+    if not sizes:
+        return np.zeros(0)
+    return np.concatenate([np.full(n, 1.0 / (len(sizes) * n)) for n in sizes])
+
+
+def _diff(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired scores need equal 1-D shapes, got {a.shape} and {b.shape}")
+    w = np.full(a.shape, 1.0 / max(len(a), 1)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != a.shape:
+        raise ValueError(f"weights shape {w.shape} does not match scores {a.shape}")
+    return w * (a - b)
+
+
+def randomization_test(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None,
+                       n_permutations: int = 10_000, seed: int = 42) -> float:
+    """Two-sided paired (sign-flip) randomization test of ``Σ w_i (a_i − b_i) = 0``; returns the p-value."""
+    d = _diff(a, b, weights)
+    if len(d) == 0:
+        return 1.0
+    observed = abs(float(d.sum()))
+    eps = 1e-12 * max(1.0, observed)
+    rng = np.random.default_rng(seed)
+    hits = 0
+    done = 0
+    while done < n_permutations:
+        m = min(_BATCH, n_permutations - done)
+        signs = rng.integers(0, 2, size=(m, len(d)), dtype=np.int8).astype(np.float64) * 2.0 - 1.0
+        hits += int(np.count_nonzero(np.abs(signs @ d) >= observed - eps))
+        done += m
+    return (1 + hits) / (1 + n_permutations)
+
+
+def paired_t_test(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Two-sided paired Student t-test on ``N · w_i · (a_i − b_i)``; 1.0 when every difference is zero."""
+    from scipy.stats import ttest_1samp
+
+    d = _diff(a, b, weights) * len(a)
+    if len(d) < 2 or not np.any(d):
+        return 1.0
+    p = float(ttest_1samp(d, 0.0).pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni step-down adjusted p-values (monotone, capped at 1), in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass
+class Comparison:
+    """All pairwise tests of one view. Models are ordered by weighted mean, best first.
+
+    ``better[i][j]`` is True when model i is significantly better than model j (Holm-adjusted p < alpha).
+    ``rank_interval[i]`` is (1 + #models significantly better than i, n − #models significantly worse than i).
+    ``group[i]`` numbers the clusters of models that cannot be told apart: a boundary is drawn between positions
+    k and k+1 only when every model above it is significantly better than every model below it.
+    """
+
+    models: list[str]
+    means: list[float]
+    n_queries: int
+    n_cells: int
+    test: str
+    n_permutations: int
+    alpha: float
+    p_raw: list[list[float | None]]
+    p_adjusted: list[list[float | None]]
+    better: list[list[bool]]
+    rank_interval: list[tuple[int, int]]
+    group: list[int]
+
+
+def compare(scores: Mapping[str, np.ndarray], weights: np.ndarray, *, test: str = "fisher",
+            n_permutations: int = 10_000, seed: int = 42, alpha: float = 0.05, n_cells: int = 1) -> Comparison:
+    """Test every pair of ``scores`` (model -> per-query array, all aligned on the same queries)."""
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; expected one of {', '.join(TESTS)}")
+    w = np.asarray(weights, dtype=np.float64)
+    means = {m: float(np.dot(w, np.asarray(v, dtype=np.float64))) for m, v in scores.items()}
+    models = sorted(scores, key=lambda m: (-means[m], m))
+    n = len(models)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    raw = []
+    for i, j in pairs:
+        a, b = scores[models[i]], scores[models[j]]
+        raw.append(randomization_test(a, b, w, n_permutations, seed) if test == "fisher" else paired_t_test(a, b, w))
+    adj = holm(raw)
+    p_raw: list[list[float | None]] = [[None] * n for _ in range(n)]
+    p_adj: list[list[float | None]] = [[None] * n for _ in range(n)]
+    better = [[False] * n for _ in range(n)]
+    for (i, j), p, q in zip(pairs, raw, adj, strict=True):
+        p_raw[i][j] = p_raw[j][i] = p
+        p_adj[i][j] = p_adj[j][i] = q
+        if q < alpha and means[models[i]] != means[models[j]]:
+            hi, lo = (i, j) if means[models[i]] > means[models[j]] else (j, i)
+            better[hi][lo] = True
+    intervals = [(1 + sum(better[j][i] for j in range(n)), n - sum(better[i][j] for j in range(n)))
+                 for i in range(n)]
+    return Comparison(models, [means[m] for m in models], len(w), n_cells, test, n_permutations, alpha, p_raw,
+                      p_adj, better, intervals, clusters(better))
+
+
+def clusters(better: list[list[bool]]) -> list[int]:
+    """Group numbers (1-based) for models in score order: split after k iff all of 0..k beat all of k+1..n-1."""
+    n = len(better)
+    groups = []
+    g = 1
+    for k in range(n):
+        groups.append(g)
+        if k < n - 1 and all(better[i][j] for i in range(k + 1) for j in range(k + 1, n)):
+            g += 1
+    return groups
+
+
+def align_per_query(per_query: Mapping[str, Mapping[str, Mapping[str, list]]], metric: str,
+                    cells: Sequence[str]) -> tuple[dict[str, np.ndarray], list[int]]:
+    """Pair the per-query values of ``metric`` across models on ``cells``, by query id.
+
+    ``per_query`` maps model -> its sidecar (``{cell: {"qids": [...], metric: [...]}}``). Returns model ->
+    concatenated values over the cells (queries present for every model, in the first model's order) and the
+    number of paired queries per cell (for :func:`macro_weights`).
+    """
+    models = list(per_query)
+    out: dict[str, list[np.ndarray]] = {m: [] for m in models}
+    sizes = []
+    for cell in cells:
+        maps = []
+        for m in models:
+            c = per_query[m][cell]
+            maps.append(dict(zip(c["qids"], c[metric], strict=True)))
+        common = [q for q in per_query[models[0]][cell]["qids"] if all(q in mp for mp in maps[1:])]
+        sizes.append(len(common))
+        for m, mp in zip(models, maps, strict=True):
+            out[m].append(np.array([mp[q] for q in common], dtype=np.float64))
+    return {m: (np.concatenate(v) if v else np.zeros(0)) for m, v in out.items()}, sizes

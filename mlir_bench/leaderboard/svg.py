@@ -1,0 +1,149 @@
+"""Inline SVG figures for the leaderboard page: annotated heatmaps and the alignment–uniformity scatter.
+
+Drawn as plain SVG strings (no JavaScript, no external assets), so the page stays self-contained and the figures
+render even with scripts disabled. Every label is escaped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+
+# matplotlib's viridis at 0, 0.1, ..., 1.
+_VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884", "#44bf70", "#7ad151",
+            "#bddf26", "#fde725"]
+CELL = 34
+_PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
+            "#bcbd22"]
+
+
+def _rgb(h: str) -> tuple[int, int, int]:
+    return int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)
+
+
+def color(t: float) -> str:
+    """Viridis colour for ``t`` in [0, 1] (linear interpolation between 11 anchors)."""
+    t = min(1.0, max(0.0, t)) * 10
+    i = min(int(t), 9)
+    f = t - i
+    a, b = _rgb(_VIRIDIS[i]), _rgb(_VIRIDIS[i + 1])
+    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b, strict=True))
+
+
+def _text_color(fill: str) -> str:
+    r, g, b = _rgb(fill)
+    return "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
+
+
+def short(v: float) -> str:
+    """Three decimals without the leading zero for |v| < 1 (".123"), as in IR tables."""
+    s = f"{v:.3f}"
+    return s.replace("0.", ".", 1) if abs(v) < 1 and s.startswith(("0.", "-0.")) else s
+
+
+def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols: Sequence[str], *,
+            vmin: float, vmax: float, title: str, row_title: str = "", col_title: str = "",
+            diagonal_note: str = "") -> str:
+    """An annotated heatmap: one coloured square per (row, column) value, grey and blank where None.
+
+    Colours map [vmin, vmax] onto viridis, so heatmaps of one view are comparable. Each square has a tooltip.
+    """
+    label_w = max([len(r) for r in rows] + [2]) * 8 + 28
+    top = 56
+    w = label_w + CELL * len(cols) + 10
+    h = top + CELL * len(rows) + 26
+    span = (vmax - vmin) or 1.0
+    out = [f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+           f'viewBox="0 0 {w} {h}" role="img" aria-label="{escape(title)}">',
+           f'<text x="0" y="14" class="fig-title">{escape(title)}</text>']
+    if col_title:
+        out.append(f'<text x="{label_w + CELL * len(cols) / 2:.0f}" y="32" class="axis-title" '
+                   f'text-anchor="middle">{escape(col_title)}</text>')
+    if row_title:
+        out.append(f'<text x="2" y="{top - 4}" class="axis-title">{escape(row_title)}</text>')
+    for j, c in enumerate(cols):
+        out.append(f'<text x="{label_w + CELL * j + CELL / 2:.0f}" y="{top - 6}" text-anchor="middle" '
+                   f'class="tick">{escape(c)}</text>')
+    for i, r in enumerate(rows):
+        y = top + CELL * i
+        out.append(f'<text x="{label_w - 6}" y="{y + CELL / 2 + 4:.0f}" text-anchor="end" class="tick">'
+                   f'{escape(r)}</text>')
+        for j, c in enumerate(cols):
+            v = matrix[i][j]
+            x = label_w + CELL * j
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                out.append(f'<rect x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" fill="#ddd">'
+                           f'<title>{escape(r)} · {escape(c)}: no value</title></rect>')
+                continue
+            fill = color((v - vmin) / span)
+            note = f" ({diagonal_note})" if diagonal_note and r == c else ""
+            out.append(f'<rect class="hm-cell" x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" '
+                       f'fill="{fill}"><title>{escape(r)} · {escape(c)}: {v:.4f}{escape(note)}</title></rect>')
+            out.append(f'<text x="{x + (CELL - 1) / 2:.1f}" y="{y + CELL / 2 + 3:.0f}" text-anchor="middle" '
+                       f'class="cell-label" fill="{_text_color(fill)}">{short(v)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def colorbar(vmin: float, vmax: float, label: str, gid: str, width: int = 240) -> str:
+    """A horizontal legend for :func:`heatmap` colours; ``gid`` must be unique in the page (gradient id)."""
+    stops = "".join(f'<stop offset="{i * 10}%" stop-color="{c}"/>' for i, c in enumerate(_VIRIDIS))
+    return (f'<svg class="colorbar" xmlns="http://www.w3.org/2000/svg" width="{width + 80}" height="34" '
+            f'role="img" aria-label="colour scale"><defs><linearGradient id="{escape(gid)}">{stops}</linearGradient></defs>'
+            f'<rect x="40" y="4" width="{width}" height="12" fill="url(#{escape(gid)})"/>'
+            f'<text x="36" y="14" text-anchor="end" class="tick">{short(vmin)}</text>'
+            f'<text x="{width + 44}" y="14" class="tick">{short(vmax)}</text>'
+            f'<text x="{40 + width / 2:.0f}" y="30" text-anchor="middle" class="tick">{escape(label)}</text></svg>')
+
+
+def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    step = (hi - lo) / n if hi > lo else 1.0
+    mag = 10 ** math.floor(math.log10(step))
+    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= step), default=step)
+    start = math.ceil(lo / step) * step
+    return [round(start + k * step, 10) for k in range(int((hi - start) / step + 1e-9) + 1)]
+
+
+def scatter(points: Sequence[tuple[str, float, float]], *, xlabel: str, ylabel: str, title: str,
+            width: int = 460, height: int = 340) -> str:
+    """A labelled scatter plot, one point per (label, x, y), with axes padded around the data."""
+    left, right, top, bottom = 64, 110, 30, 46
+    xs = [p[1] for p in points]
+    ys = [p[2] for p in points]
+
+    def padded(v: list[float]) -> tuple[float, float]:
+        lo, hi = min(v), max(v)
+        pad = (hi - lo) * 0.15 or abs(hi) * 0.1 or 0.1
+        return lo - pad, hi + pad
+
+    (x0, x1), (y0, y1) = padded(xs), padded(ys)
+    pw, ph = width - left - right, height - top - bottom
+
+    def px(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * pw
+
+    def py(y: float) -> float:
+        return top + ph - (y - y0) / (y1 - y0) * ph
+
+    out = [f'<svg class="scatter" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+           f'<text x="0" y="14" class="fig-title">{escape(title)}</text>',
+           f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
+    for t in _ticks(x0, x1):
+        out.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{top + ph}" y2="{top + ph + 4}" stroke="#999"/>'
+                   f'<text x="{px(t):.1f}" y="{top + ph + 16}" text-anchor="middle" class="tick">{t:g}</text>')
+    for t in _ticks(y0, y1):
+        out.append(f'<line x1="{left - 4}" x2="{left}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#999"/>'
+                   f'<text x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end" class="tick">{t:g}</text>')
+    out.append(f'<text x="{left + pw / 2:.0f}" y="{height - 8}" text-anchor="middle" class="axis-title">'
+               f'{escape(xlabel)}</text>')
+    out.append(f'<text transform="translate(14 {top + ph / 2:.0f}) rotate(-90)" text-anchor="middle" '
+               f'class="axis-title">{escape(ylabel)}</text>')
+    for k, (label, x, y) in enumerate(points):
+        c = _PALETTE[k % len(_PALETTE)]
+        out.append(f'<circle class="pt" cx="{px(x):.1f}" cy="{py(y):.1f}" r="6" fill="{c}">'
+                   f'<title>{escape(label)}: {xlabel} {x:.4f}, {ylabel} {y:.4f}</title></circle>'
+                   f'<text x="{px(x) + 9:.1f}" y="{py(y) + 4:.1f}" class="pt-label">{escape(label)}</text>')
+    out.append("</svg>")
+    return "".join(out)
