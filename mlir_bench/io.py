@@ -69,7 +69,10 @@ def download(url: str, dest: str | Path, sha256: str | None, *, timeout: float =
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{dest.parent}: cannot create the data folder ({exc.strerror or exc})") from None
     h = hashlib.sha256()
     start = 0
     if part.exists():

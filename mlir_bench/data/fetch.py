@@ -38,8 +38,13 @@ def ensure_file(root: Path, rel_path: str, url: str | None, sha256: str | None, 
             raise DataError(path, "file is missing and has no download URL; place it there or set --data-dir")
         download(url, path, sha256)
         return path
+    if not path.is_file():
+        raise DataError(path, "is not a regular file, expected a data file")
     if verify and sha256:
-        digest = sha256_file(path)
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:
+            raise DataError(path, f"cannot read ({exc.strerror or exc})") from None
         if digest != sha256:
             raise DataError(path, f"sha256 is {digest}, expected {sha256} (a different or corrupt file)")
     return path

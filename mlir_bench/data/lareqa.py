@@ -44,7 +44,7 @@ def _field(obj: Any, key: str, typ: type | tuple[type, ...], path: Path, where: 
     if not isinstance(obj, dict) or key not in obj:
         raise DataError(path, f"missing field '{key}', expected a SQuAD/LAReQA record", where=where)
     val = obj[key]
-    if not isinstance(val, typ):
+    if not isinstance(val, typ) or (isinstance(val, bool) and typ is int):  # JSON true is not an offset
         names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
         raise DataError(path, f"field '{key}' is {type(val).__name__}, expected {names}", where=where)
     return val
@@ -63,6 +63,8 @@ def read_lareqa(path: str | Path) -> LareqaFile:
         raise DataError(path, f"not UTF-8 text (byte {exc.start}), expected JSON") from None
     except json.JSONDecodeError as exc:
         raise DataError(path, f"invalid JSON: {exc.msg}", where=f"line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise DataError(path, "JSON nested too deeply, expected a SQuAD/LAReQA file") from None
     articles = _field(doc, "data", list, path, "top level")
     sentences: list[Sentence] = []
     questions: list[Question] = []
@@ -82,7 +84,7 @@ def read_lareqa(path: str | Path) -> LareqaFile:
                 w = f"{where}.sentences[{s}]"
                 if not isinstance(text, str) or not text.strip():
                     raise DataError(path, f"sentence is {text!r}, expected non-empty text", where=w)
-                if (not isinstance(span, list) or len(span) != 2 or not all(isinstance(x, int) for x in span)
+                if (not isinstance(span, list) or len(span) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in span)
                         or not 0 <= span[0] < span[1] <= len(context)):
                     raise DataError(path, f"sentence_breaks[{s}] is {span!r}, expected [start, end] within the "
                                     f"context (length {len(context)})", where=where)
@@ -108,4 +110,6 @@ def read_lareqa(path: str | Path) -> LareqaFile:
                 if not hit:
                     raise DataError(path, f"answer_start {start} falls in no sentence span", where=f"{w} id={qid}")
                 questions.append(Question(qid, qtext, a, p, hit[0]))
+    if not sentences:
+        raise DataError(path, "no sentences in any paragraph, expected at least one candidate", where="data")
     return LareqaFile(path, sentences, questions)

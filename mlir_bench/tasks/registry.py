@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import DataError, UserError
-from .base import TaskData
+from .base import TaskData, check_task_data
 from .spec import TaskSpec
 
 ENV_TASKS = "MLIR_BENCH_TASKS"
@@ -76,4 +76,6 @@ def load_task(name_or_path: str, *, data_dir: str | Path | None = None, **option
     builders = _builders()
     if spec.family not in builders:
         raise UserError(f"task {spec.name!r} has family {spec.family!r}, which this version cannot build")
-    return builders[spec.family](spec, data_dir=data_dir, **options)
+    task = builders[spec.family](spec, data_dir=data_dir, **options)
+    check_task_data(task)
+    return task

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import DataError
 
@@ -68,13 +68,19 @@ class TaskSpec(BaseModel):
     expected: Expected = Expected()
     options: dict[str, object] = {}
 
-    @model_validator(mode="after")
-    def _check(self) -> TaskSpec:
-        bad = [lang for lang in self.languages if lang not in LANG_CODES]
+    @field_validator("languages")
+    @classmethod
+    def _check_languages(cls, languages: list[str]) -> list[str]:
+        bad = [lang for lang in languages if lang not in LANG_CODES]
         if bad:
             raise ValueError(f"unknown language code(s) {bad}; expected ISO 639-1 codes")
-        if len(set(self.languages)) != len(self.languages):
-            raise ValueError("languages has duplicates")
+        dup = sorted({lang for lang in languages if languages.count(lang) > 1})
+        if dup:
+            raise ValueError(f"language(s) {dup} listed twice; expected each once")
+        return languages
+
+    @model_validator(mode="after")
+    def _check(self) -> TaskSpec:
         for f in self.source.files:
             if f.lang is not None and f.lang not in self.languages:
                 raise ValueError(f"source file {f.path} has lang {f.lang!r}, which is not in languages")
@@ -92,6 +98,21 @@ class TaskSpec(BaseModel):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"]) or "top level"
-            raise DataError(path, f"{err['msg']} (input {err.get('input')!r})", where=f"field {loc}") from None
+            what, where = _describe(exc)
+            raise DataError(path, what, where=where) from None
+
+
+def _describe(exc: ValidationError) -> tuple[str, str]:
+    """(what was found and expected, where) for the first validation error, on one short line."""
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "missing":
+        what = "required field is missing"
+    elif err["type"].startswith("value_error") or not loc:
+        what = msg
+    else:
+        found = repr(err.get("input"))
+        found = found if len(found) <= 80 else found[:77] + "..."
+        what = f"found {found}; {msg[:1].lower() + msg[1:]}"
+    return what, f"field {loc}" if loc else "top level"
