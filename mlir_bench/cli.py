@@ -244,22 +244,55 @@ def list_models() -> None:
     out.print(t)
 
 
+def _one_line(text: object) -> str:
+    """A message squeezed onto one line (the CLI contract: one line per error)."""
+    return " ".join(str(text).split())
+
+
+def _usage_message(exc: Exception) -> str:
+    """One line for a command-line usage error (typer's vendored click exceptions): what and where."""
+    msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    cause = exc.__cause__
+    errors = getattr(cause, "errors", None)
+    if callable(errors):  # typer validates option values with pydantic: name the rejected value too
+        try:
+            found = errors()[0].get("input")
+        except Exception:  # noqa: BLE001 - best effort only
+            found = None
+        if found is not None:
+            msg += f" (got {found!r})"
+    return _one_line(msg)
+
+
+def _error(message: str) -> None:
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/red] {escape(_one_line(message))}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback.
+
+    Ctrl-C (SIGINT) prints one line and exits with 130; finished work is kept (atomic writes, cache).
+    """
     try:
-        app(standalone_mode=False)
+        rv = app(standalone_mode=False)
     except UserError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _error(str(exc))
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
-        console.print("interrupted: partial work is kept in the cache; rerun the same command to resume")
-        raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+        rv = 130
+    except typer.Abort:
+        rv = 130
+    except Exception as exc:
+        if isinstance(exc, typer.TyperException) or hasattr(exc, "format_message"):  # click usage errors
+            if type(exc).__name__ != "NoArgsIsHelpError":  # bare `mlir-bench`: the help is already shown
+                _error(_usage_message(exc))
             raise SystemExit(2) from None
-        if isinstance(exc, click.exceptions.Abort):
-            raise SystemExit(130) from None
         raise
+    if rv == 130:  # typer turns KeyboardInterrupt into exit code 130 when not standalone
+        console.print("interrupted: partial work is kept in the cache; rerun the same command to resume",
+                      highlight=False, soft_wrap=True)
+        raise SystemExit(130)
+    if isinstance(rv, int) and rv:
+        raise SystemExit(rv)
