@@ -45,6 +45,13 @@ def test_full_xquad_run_writes_result(bm25_xquad):
     cells = [c["scores"]["map"] for c in res["cells"].values() if c["setting"] == "multi"]
     assert abs(sum(cells) / len(cells) - multi) < 1e-12
     assert "multi" in p.stdout and "mono" in p.stdout and "cross" in p.stdout
+    # language bias is computed in every run of a task with parallel queries
+    b = res["bias"]
+    for key in ("rank_distance", "mrc@10", "peer@20", "tlr@10", "own_language_share@10"):
+        assert b["summary"][key] is not None, key
+    assert b["summary"]["own_language_share@10"] > 0.9  # lexical matching keeps to the query's language
+    assert b["geometry"] is None  # sparse vectors: no embedding geometry
+    assert (out / "figures" / "xquad-r__bm25__sentence" / "share_matrix.png").exists()
 
 
 def test_run_files_and_per_query(bm25_xquad):
@@ -73,6 +80,10 @@ def test_dense_model_on_language_subset(tmp_path, data_dir):
     assert s["cross"]["scores"]["map"] > 0.3
     # questions of de without a Spanish version have no relevant candidate in the de-es cell: skipped, counted
     assert s["cross"]["n_skipped"] > 0
+    g = res["bias"]["geometry"]
+    assert 0 < g["xl_align"] < 2 and g["uniformity"] < 0
+    assert g["same_language_cosine"] > g["cross_language_cosine"]
+    assert (tmp_path / "figures" / "mlqa-r__muse-v3__sentence__de-es" / "xl_align.png").exists()
     ids = (tmp_path / "emb" / "documents.ids.txt").read_text().split()
     assert len(ids) == 2362 + 1787 and (tmp_path / "emb" / "documents.npy").exists()
 

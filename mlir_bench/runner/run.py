@@ -5,8 +5,11 @@ This is the only module that knows every stage; the stages themselves exchange a
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ from ..results.trec import write_trec_run
 from ..scoring.metrics import evaluate, parse
 from ..search import SearchResult, doc_id_order, exact_search, pad_relevant
 from ..tasks import Cell, TaskData, load_task
+from .analysis import language_analysis
 from .sharded import StoreRows, encode_pool, measure_ann, search_cells_sharded, wants_shards
 
 DEFAULT_METRICS = ["map", "map@100", "recall@1", "recall@10", "recall@100", "ndcg@10", "ndcg@20", "mrr@10"]
@@ -68,11 +72,15 @@ class RunConfig:
     save_embeddings: Path | None = None
     languages: list[str] | None = None
     overwrite: bool = False
+    bias: bool = True  # language-bias and geometry statistics (Multi setting, parallel queries)
     cache: Any = None
+    cache_chunk: int | None = None  # texts per cache shard (default: embed.DEFAULT_CHUNK); what a kill can lose
     encoder_factory: Callable[[str], Encoder] | None = None
     shard_size: int | None = None  # encode the pool into shards on disk and stream them (runner/sharded.py)
     shards_dir: Path | None = None  # where shard stores live (default <cache>/shards)
     ann: str | None = None  # also measure a faiss index (ivf, ivfpq, hnsw) against exact search (sharded path)
+    # encodes missing texts elsewhere (the Ray backend) straight into ``cache``; called with the model name
+    remote_factory: Callable[[str], Any] | None = None
 
 
 def slug(name: str) -> str:
@@ -144,8 +152,53 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
     """Run ``cfg.model`` on ``cfg.task``; write and return the result dict.
 
     An existing result for the same (task, model, text mode) is returned as-is unless ``overwrite``.
+    Runs of the same result file are serialised by a lock beside it (``.<stem>.lock``): a second identical run
+    waits, then reuses the first one's result. The lock holder first deletes the temporary files that a killed
+    earlier run of the same result left behind, so no partial file survives a resumed run.
     """
+    from filelock import FileLock, Timeout
+
     rep = reporter or NullReporter()
+    for m in cfg.metrics:
+        try:
+            parse(m)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    out_path = result_path(cfg)
+    if out_path.exists() and not cfg.overwrite:
+        rep.log(f"{out_path} exists; reusing it (pass --overwrite to recompute)")
+        return read_result(out_path)
+    _check_writable(Path(cfg.output_dir))
+    lock = FileLock(str(out_path.with_name(f".{out_path.stem}.lock")))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        rep.log(f"another run is computing {out_path}; waiting for it")
+        lock.acquire()
+    try:
+        remove_stale_tmp(cfg, out_path.stem)
+        return _run_evaluation_locked(cfg, rep)
+    finally:
+        lock.release()
+
+
+def remove_stale_tmp(cfg: RunConfig, stem: str) -> list[Path]:
+    """Delete the temporary files (``.*.tmp``) of this result's outputs left by a killed run; return them.
+
+    Only called under the result lock, so no live writer of these files exists.
+    """
+    out = Path(cfg.output_dir)
+    found = list(out.glob(f".{stem}.*.tmp"))
+    for folder in (out / "figures" / stem, Path(cfg.runs_dir) / stem if cfg.runs_dir else None):
+        if folder is not None and folder.is_dir():
+            found += folder.rglob(".*.tmp")
+    for f in found:
+        with contextlib.suppress(OSError):
+            f.unlink()
+    return found
+
+
+def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
     for m in cfg.metrics:
         try:
             parse(m)
@@ -175,8 +228,10 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
     fit = getattr(encoder, "fit", None)
     if callable(fit):
         fit(list(dict.fromkeys(task.docs.texts)))
-    qv, qstats = embed_corpus(encoder, task.queries.texts, "query", batch_size=cfg.batch_size, cache=cfg.cache,
-                              progress=lambda n: rep.progress(f"encode queries ({meta.name})", n))
+    remote = cfg.remote_factory(cfg.model) if cfg.remote_factory else None
+    chunk = {"chunk_size": cfg.cache_chunk} if cfg.cache_chunk else {}
+    qv, qstats = embed_corpus(encoder, task.queries.texts, "query", batch_size=cfg.batch_size, cache=cfg.cache, **chunk,
+                              progress=lambda n: rep.progress(f"encode queries ({meta.name})", n), remote=remote)
     pool_info: dict[str, Any] = {}
     if wants_shards(cfg.shard_size, len(task.docs), encoder):  # pools of any size: shards on disk, streamed
         pool = encode_pool(task, encoder, shards_dir=Path(cfg.shards_dir or default_cache_dir() / "shards"),
@@ -189,17 +244,22 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
         if cfg.ann:
             pool_info["ann"] = measure_ann(task, qv, pool.store, searched, kind=cfg.ann, k=cfg.k)
     else:
-        dv, dstats = embed_corpus(encoder, task.docs.texts, "document", batch_size=cfg.batch_size, cache=cfg.cache,
-                                  progress=lambda n: rep.progress(f"encode candidates ({meta.name})", n))
+        dv, dstats = embed_corpus(encoder, task.docs.texts, "document", batch_size=cfg.batch_size, cache=cfg.cache, **chunk,
+                                  progress=lambda n: rep.progress(f"encode candidates ({meta.name})", n),
+                                  remote=remote)
         if cfg.save_embeddings:
             save_embeddings(Path(cfg.save_embeddings), task, qv, dv)
         t0 = time.perf_counter()
-        searched = search_cells(task, qv, dv, k=cfg.k)
+        searched = search_cells(task, qv, dv, k=cfg.k, checkpoint=_search_checkpoint(cfg.cache))
         search_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     cells, per_query = score_cells(task, searched, metrics)
     settings = macro_average(cells, metrics)
     score_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    bias = language_analysis(task, searched, qv, dv, Path(cfg.output_dir) / "figures" / out_path.stem,
+                             f"{meta.name} on {task.spec.name}") if cfg.bias else None
+    bias_s = time.perf_counter() - t0
     runs_s = 0.0
     if cfg.runs_dir:
         t0 = time.perf_counter()
@@ -221,6 +281,7 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
         "settings": settings,
         "cells": cells,
         **({"pool": pool_info} if pool_info else {}),
+        **({"bias": bias} if bias else {}),
         "manifest": {
             **base_manifest(),
             "dataset_sha256": task.file_hashes,
@@ -230,6 +291,7 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
                 "encode_document_seconds": round(dstats.seconds, 3),
                 "search_seconds": round(search_s, 3),
                 "score_seconds": round(score_s, 3),
+                "bias_seconds": round(bias_s, 3),
                 "write_runs_seconds": round(runs_s, 3),
                 "total_seconds": round(time.perf_counter() - t_start, 3),
                 "queries_per_second": _rate(qstats.n_encoded, qstats.seconds),
@@ -253,20 +315,30 @@ def _rate(n: int, s: float) -> float | None:
 def _check_writable(d: Path) -> None:
     try:
         d.mkdir(parents=True, exist_ok=True)
-        probe = d / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=d)  # unique: concurrent runs may probe at once
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise UserError(f"{d}: results directory is not writable ({exc.strerror or exc})") from None
 
 
-def search_cells(task: TaskData, qv: Any, dv: Any, *, k: int) -> dict[str, SearchResult]:
-    """Search every cell. Cells that share their queries share one pass over the pool (one matrix product)."""
+def search_cells(task: TaskData, qv: Any, dv: Any, *, k: int, checkpoint: Any = None) -> dict[str, SearchResult]:
+    """Search every cell. Cells that share their queries share one pass over the pool (one matrix product).
+
+    With a :class:`~mlir_bench.search.checkpoint.SearchCheckpoint`, each group's results are stored under a
+    digest of its exact inputs as soon as it is searched, and reused: a re-run (or a resumed run) searches only
+    the groups not yet done.
+    """
     doc_pos = {d: i for i, d in enumerate(task.docs.ids)}
     order = doc_id_order(task.docs.ids)
     groups: dict[bytes, list[Cell]] = {}
     for c in task.cells:
         groups.setdefault(c.query_idx.tobytes(), []).append(c)
+    digests: tuple[str, str] | None = None
+    if checkpoint is not None:
+        from ..search.checkpoint import matrix_digest
+
+        digests = (matrix_digest(dv), matrix_digest(order))
     out: dict[str, SearchResult] = {}
     for cells in groups.values():
         qidx = cells[0].query_idx
@@ -274,8 +346,28 @@ def search_cells(task: TaskData, qv: Any, dv: Any, *, k: int) -> dict[str, Searc
                             for i in qidx])
         q = qv[qidx]
         views = {cell_key(c): c.doc_idx for c in cells}
-        out.update(exact_search(q, dv, k=k, relevant=rel, views=views, doc_order=order))
+        if digests is None:
+            out.update(exact_search(q, dv, k=k, relevant=rel, views=views, doc_order=order))
+            continue
+        from ..search.checkpoint import matrix_digest, search_digest
+
+        key = search_digest(matrix_digest(q), digests[0], k=k, relevant=rel, views=views, order_digest=digests[1])
+        found = checkpoint.load(key)
+        if found is None or set(found) != set(views):
+            found = exact_search(q, dv, k=k, relevant=rel, views=views, doc_order=order)
+            checkpoint.save(key, found)
+        out.update(found)
     return out
+
+
+def _search_checkpoint(cache: Any) -> Any:
+    """Search checkpoints live beside the embedding cache (``<cache root>/searches``); none without a cache."""
+    root = getattr(cache, "root", None)
+    if root is None:
+        return None
+    from ..search.checkpoint import SearchCheckpoint
+
+    return SearchCheckpoint(Path(root) / "searches")
 
 
 def cell_key(c: Cell) -> str:
@@ -330,14 +422,24 @@ def write_per_query(path: Path, per_query: dict[str, Any]) -> None:
 
 def write_runs(folder: Path, task: TaskData, searched: dict[str, SearchResult], tag: str,
                settings: tuple[str, ...] | None = None) -> None:
-    """One gzipped TREC run per cell: ``folder/<setting>/<cell>.trec.gz`` (only ``settings`` if given)."""
-    for c in task.cells:
-        if settings is not None and c.setting not in settings:
-            continue
+    """One gzipped TREC run per cell: ``folder/<setting>/<cell>.trec.gz`` (only ``settings`` if given).
+
+    Files are compressed on two threads (zlib releases the GIL); the pool's ids are encoded once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..results.trec import EncodedIds
+
+    doc_ids = EncodedIds(task.docs.ids)
+    cells = [c for c in task.cells if settings is None or c.setting in settings]
+
+    def one(c: Cell) -> None:
         r = searched[cell_key(c)]
         qids = [task.queries.ids[i] for i in c.query_idx]
-        write_trec_run(folder / c.setting / f"{c.name}.trec.gz", qids, task.docs.ids, r.top_idx, r.top_scores,
-                       slug(tag))
+        write_trec_run(folder / c.setting / f"{c.name}.trec.gz", qids, doc_ids, r.top_idx, r.top_scores, slug(tag))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, cells))
 
 
 def save_embeddings(folder: Path, task: TaskData, qv: Any, dv: Any) -> None:
