@@ -23,7 +23,7 @@ from ..data.fetch import default_cache_dir
 from ..embedding import embed_corpus
 from ..encoders.base import Encoder, Progress
 from ..errors import DataError, UserError
-from ..io import atomic_open, write_json
+from ..io import atomic_open, exclusive_lock, write_json
 from ..results.manifest import SCHEMA_VERSION, base_manifest
 from ..results.trec import write_trec_run
 from ..scoring.metrics import evaluate, parse
@@ -156,8 +156,6 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
     waits, then reuses the first one's result. The lock holder first deletes the temporary files that a killed
     earlier run of the same result left behind, so no partial file survives a resumed run.
     """
-    from filelock import FileLock, Timeout
-
     rep = reporter or NullReporter()
     for m in cfg.metrics:
         try:
@@ -168,18 +166,19 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
     if out_path.exists() and not cfg.overwrite:
         rep.log(f"{out_path} exists; reusing it (pass --overwrite to recompute)")
         return read_result(out_path)
-    _check_writable(Path(cfg.output_dir))
-    lock = FileLock(str(out_path.with_name(f".{out_path.stem}.lock")))
+    out_dir = Path(cfg.output_dir)
+    created = not out_dir.exists()
+    _check_writable(out_dir)
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        rep.log(f"another run is computing {out_path}; waiting for it")
-        lock.acquire()
-    try:
-        remove_stale_tmp(cfg, out_path.stem)
-        return _run_evaluation_locked(cfg, rep)
-    finally:
-        lock.release()
+        with exclusive_lock(out_path.with_name(f".{out_path.stem}.lock"),
+                            on_wait=lambda: rep.log(f"another run is computing {out_path}; waiting for it")):
+            remove_stale_tmp(cfg, out_path.stem)
+            return _run_evaluation_locked(cfg, rep)
+    except BaseException:
+        if created:  # a failed first run leaves no empty results folder behind
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
 
 
 def remove_stale_tmp(cfg: RunConfig, stem: str) -> list[Path]:
