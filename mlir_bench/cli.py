@@ -114,6 +114,8 @@ def run(
     dtype: Annotated[str, typer.Option(help="float32 or bfloat16 (CPU autocast, where the adapter supports it).")] = "float32",
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
+    cache_chunk: Annotated[int | None, typer.Option(min=1, help="Texts encoded per cache shard (default 2048): "
+                                                    "an interrupted run loses at most this much encoding.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     shard_size: Annotated[int | None, typer.Option(min=1, help="Encode the pool into shards of this many vectors "
                                                    "on disk and stream them at search time (automatic above 2M "
@@ -138,6 +140,7 @@ def run(
                     batch_size=batch_size, k=k, metrics=metric or list(DEFAULT_METRICS),
                     runs_dir=None if runs == "none" else runs_dir, run_settings=_run_settings(runs), save_embeddings=save_embeddings,
                     languages=_split([languages]) if languages else None, overwrite=overwrite, cache=cache,
+                    cache_chunk=cache_chunk,
                     encoder_factory=lambda n: load_encoder(n, batch_size=batch_size, threads=threads, dtype=dtype),
                     shard_size=shard_size, shards_dir=shards_dir, ann=ann,
                 )
