@@ -3,7 +3,7 @@
 - Topics (``topics.miracl-v1.0-<lang>-<split>.tsv``): ``qid<TAB>query``, UTF-8, no header.
 - Qrels (``qrels.miracl-v1.0-<lang>-<split>.tsv``): ``qid Q0 docid rel`` (tabs or spaces), rel 0 or 1.
   0 means *judged non-relevant*; a document is relevant when rel > 0.
-- Corpus: JSON lines ``{"docid", "title", "text"}``, plain or gzip (``.gz``), one file or several
+- Corpus: JSON lines ``{"docid", "title", "text"}``, plain, gzip (``.gz``) or zstd (``.zst``), one file or several
   (Hugging Face ``miracl/miracl-corpus`` ships ``miracl-corpus-v1.0-<lang>/docs-<i>.jsonl.gz``).
 
 Passage text is built exactly as Anserini's ``MrTyDiCollection`` builds the ``contents`` field that Pyserini's
@@ -16,14 +16,13 @@ pinned revision; without network access the error names the file, the repository
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError, UserError
+from .readers import iter_lines
 
 HF_CORPUS_REPO = "miracl/miracl-corpus"
 # The revision of miracl/miracl-corpus pinned by independent public code (two repositories cite this sha).
@@ -53,34 +52,24 @@ def passage_text(title: str, text: str) -> str:
     return f"{title}\n{text}"
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    try:
-        if path.suffix == ".gz":
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-        return open(path, encoding="utf-8")
-    except OSError as exc:
-        raise DataError(path, f"cannot read ({exc.strerror or exc})") from None
-
-
 def read_topics(path: str | Path) -> list[tuple[str, str]]:
     """``[(qid, query), ...]`` in file order; duplicate qids and malformed lines are errors."""
     path = Path(path)
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
-    with _open_text(path) as fh:
-        for n, line in enumerate(_lines(fh, path), 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if len(parts) != 2 or not parts[0].strip():
-                raise DataError(path, f"expected 'qid<TAB>query', found {len(parts)} field(s): {line[:80]!r}",
-                                where=f"line {n}")
-            qid, query = parts[0].strip(), parts[1].strip()
-            if qid in seen:
-                raise DataError(path, f"query id {qid!r} appears twice", where=f"line {n}")
-            seen.add(qid)
-            out.append((qid, query))
+    for n, line in iter_lines(path):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0].strip():
+            raise DataError(path, f"expected 'qid<TAB>query', found {len(parts)} field(s): {line[:80]!r}",
+                            where=f"line {n}")
+        qid, query = parts[0].strip(), parts[1].strip()
+        if qid in seen:
+            raise DataError(path, f"query id {qid!r} appears twice", where=f"line {n}")
+        seen.add(qid)
+        out.append((qid, query))
     return out
 
 
@@ -88,53 +77,44 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     """``{qid: {docid: rel}}`` with every judgment (rel 0 included), in file order."""
     path = Path(path)
     out: dict[str, dict[str, int]] = {}
-    with _open_text(path) as fh:
-        for n, line in enumerate(_lines(fh, path), 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 4:
-                raise DataError(path, f"expected 'qid Q0 docid rel', found {len(parts)} field(s): {line.strip()[:80]!r}",
-                                where=f"line {n}")
-            qid, _, docid, rel = parts
-            try:
-                value = int(rel)
-            except ValueError:
-                raise DataError(path, f"relevance {rel!r} is not an integer", where=f"line {n}") from None
-            if value < 0:
-                raise DataError(path, f"relevance {value} is negative, expected 0 or 1", where=f"line {n}")
-            out.setdefault(qid, {})[docid] = value
+    for n, line in iter_lines(path):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 4:
+            raise DataError(path, f"expected 'qid Q0 docid rel', found {len(parts)} field(s): {line.strip()[:80]!r}",
+                            where=f"line {n}")
+        qid, _, docid, rel = parts
+        try:
+            value = int(rel)
+        except ValueError:
+            raise DataError(path, f"relevance {rel!r} is not an integer", where=f"line {n}") from None
+        if value < 0:
+            raise DataError(path, f"relevance {value} is negative, expected 0 or 1", where=f"line {n}")
+        out.setdefault(qid, {})[docid] = value
     return out
-
-
-def _lines(fh: io.TextIOBase, path: Path) -> Iterator[str]:
-    try:
-        yield from fh
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except (OSError, EOFError) as exc:  # truncated gzip
-        raise DataError(path, f"cannot read to the end ({exc})") from None
 
 
 def iter_corpus(paths: Sequence[str | Path]) -> Iterator[Passage]:
     """Stream the passages of one or more JSONL(.gz) corpus files, in order."""
     for p in paths:
         path = Path(p)
-        with _open_text(path) as fh:
-            for n, line in enumerate(_lines(fh, path), 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(path, f"invalid JSON ({exc.msg})", where=f"line {n}") from None
-                if not isinstance(rec, dict):
-                    raise DataError(path, f"expected a JSON object, found {type(rec).__name__}", where=f"line {n}")
-                for key in ("docid", "title", "text"):
-                    if not isinstance(rec.get(key), str):
-                        found = "missing" if key not in rec else type(rec[key]).__name__
-                        raise DataError(path, f"field {key!r} is {found}, expected a string", where=f"line {n}")
-                yield Passage(rec["docid"], rec["title"], rec["text"])
+        for n, line in iter_lines(path):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(path, f"invalid JSON ({exc.msg})", where=f"line {n}") from None
+            except RecursionError:
+                raise DataError(path, "JSON nested too deeply, expected a passage object", where=f"line {n}") from None
+            if not isinstance(rec, dict):
+                raise DataError(path, f"expected a JSON object, found {type(rec).__name__}", where=f"line {n}")
+            for key in ("docid", "title", "text"):
+                if not isinstance(rec.get(key), str):
+                    found = "missing" if key not in rec else type(rec[key]).__name__
+                    raise DataError(path, f"field {key!r} is {found}, expected a string", where=f"line {n}")
+            yield Passage(rec["docid"], rec["title"], rec["text"])
 
 
 def hub_corpus_files(lang: str, cache_dir: str | Path | None = None, *,
