@@ -176,6 +176,8 @@ class ShardWriter:
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise DataError(path, "no shard store here (manifest.json is missing)")
     try:
         m = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
