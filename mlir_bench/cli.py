@@ -247,6 +247,38 @@ def list_models() -> None:
     out.print(t)
 
 
+@app.command("import-mteb")
+def import_mteb(
+    files: Annotated[list[Path], typer.Argument(help="mteb TaskResult JSON files, or folders of them (mteb's "
+                                                "results layout; other tasks in folders are skipped).")],
+    output_dir: Annotated[Path, typer.Option(help="Where our result JSON is written.")] = Path("results"),
+    model: Annotated[str | None, typer.Option(help="Model name to record (default: mteb:<mteb model name>).")] = None,
+) -> None:
+    """Import mteb results of tasks we share (MIRACLRetrieval per language) as our results, marked imported."""
+    from .integrations.mteb_results import import_files
+
+    written, skipped = import_files([str(f) for f in files], output_dir, model=model)
+    for p in written:
+        out.print(f"imported {p}")
+    if skipped:
+        console.print(f"[dim]skipped {len(skipped)} result file(s) of mteb tasks we do not share[/dim]")
+
+
+@app.command("export-mteb")
+def export_mteb(
+    files: Annotated[list[Path], typer.Argument(help="Our result JSON files.")],
+    output_dir: Annotated[Path, typer.Option(help="mteb results folder (<model>/<revision>/<task>.json).")]
+    = Path("mteb-results"),
+    setting: Annotated[str | None, typer.Option(help="Setting to export (default: multi, else the main one).")]
+    = None,
+) -> None:
+    """Export our results as mteb TaskResult JSON (one subset per cell of the setting)."""
+    from .integrations.mteb_results import export_result
+
+    for f in files:
+        out.print(f"wrote {export_result(f, output_dir, setting=setting)}")
+
+
 def _one_line(text: object) -> str:
     """A message squeezed onto one line (the CLI contract: one line per error)."""
     return " ".join(str(text).split())
