@@ -31,7 +31,7 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise UserError(f"{path.parent}: cannot write here ({exc.strerror or exc})") from None
+        raise UserError(f"{path.parent}: cannot write here ({exc.strerror or exc}), expected a writable folder") from None
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode, **kwargs) as fh:

@@ -62,7 +62,8 @@ def read_lareqa(path: str | Path) -> LareqaFile:
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not UTF-8 text (byte {exc.start}), expected JSON") from None
     except json.JSONDecodeError as exc:
-        raise DataError(path, f"invalid JSON: {exc.msg}", where=f"line {exc.lineno}, column {exc.colno}") from None
+        raise DataError(path, f"invalid JSON ({exc.msg}), expected a SQuAD/LAReQA JSON file",
+                        where=f"line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
         raise DataError(path, "JSON nested too deeply, expected a SQuAD/LAReQA file") from None
     articles = _field(doc, "data", list, path, "top level")

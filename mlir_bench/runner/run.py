@@ -168,6 +168,9 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
         return read_result(out_path)
     out_dir = Path(cfg.output_dir)
     created = not out_dir.exists()
+    for folder, what in ((cfg.runs_dir, "--runs-dir"), (cfg.save_embeddings, "--save-embeddings")):
+        if folder:  # fail before any work, not after scoring
+            _check_creatable(Path(folder), what)
     _check_writable(out_dir)
     try:
         with exclusive_lock(out_path.with_name(f".{out_path.stem}.lock"),
@@ -309,6 +312,15 @@ def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
 
 def _rate(n: int, s: float) -> float | None:
     return round(n / s, 2) if n and s > 0 else None
+
+
+def _check_creatable(d: Path, what: str) -> None:
+    """``d`` is a folder, or can be made one: its nearest existing ancestor is a writable folder."""
+    p = d
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if not p.is_dir() or not os.access(p, os.W_OK):
+        raise UserError(f"{d}: {what} folder cannot be created here ({p} is not a writable folder)")
 
 
 def _check_writable(d: Path) -> None:

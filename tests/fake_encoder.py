@@ -1,0 +1,77 @@
+"""Deterministic fake models for the reliability tests, and a CLI driver that registers them.
+
+``fake-ok`` maps each text to a fixed unit vector (from the sha256 of role and text), so every run gives the
+same scores, with an optional per-batch delay (``MLIR_BENCH_FAKE_DELAY`` seconds) that makes a run slow enough
+to be killed while encoding. ``fake-nan``, ``fake-dim``, ``fake-count`` and ``fake-list`` return malformed
+output (NaN values, the wrong dimension, the wrong number of rows, a Python list).
+
+Run the real command line with these models registered::
+
+    python tests/fake_encoder.py run -m fake-ok -t path/to/task.toml ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from mlir_bench.encoders.base import ModelMeta, Progress, Role
+
+DIM = 16
+KINDS = ("ok", "nan", "dim", "count", "list")
+
+
+class FakeEncoder:
+    """A text -> vector function with no model behind it; ``kind`` selects a malformed output for tests."""
+
+    def __init__(self, kind: str = "ok", delay: float | None = None) -> None:
+        self.kind = kind
+        self.delay = float(os.environ.get("MLIR_BENCH_FAKE_DELAY", "0")) if delay is None else delay
+        self.meta = ModelMeta(name=f"fake-{kind}", revision="1", dim=DIM, pooling="none", source="tests")
+
+    def encode(self, texts: Sequence[str], role: Role, *, batch_size: int = 32,
+               progress: Progress | None = None) -> object:
+        rows = []
+        for a in range(0, len(texts), batch_size):
+            batch = texts[a:a + batch_size]
+            for t in batch:
+                seed = hashlib.sha256(f"{role}\0{t}".encode("utf-8", "surrogatepass")).digest()
+                v = np.frombuffer(seed[: DIM * 2], dtype=np.uint8).astype(np.float32)[:DIM] - 127.5
+                rows.append(v / np.linalg.norm(v))
+            if self.delay:
+                time.sleep(self.delay)
+            if progress:
+                progress(len(batch))
+        x = np.stack(rows) if rows else np.zeros((0, DIM), dtype=np.float32)
+        if self.kind == "nan":
+            x[len(x) // 2, 3] = np.nan
+        elif self.kind == "dim":
+            x = x[:, : DIM - 1]
+        elif self.kind == "count":
+            x = x[:-1]
+        elif self.kind == "list":
+            return x.tolist()
+        return x
+
+
+def register_fakes() -> None:
+    """Register ``fake-<kind>`` for every kind (idempotent)."""
+    from mlir_bench.encoders.registry import register, registered_names
+
+    for kind in KINDS:
+        name = f"fake-{kind}"
+        if name not in registered_names():
+            register(name, lambda opts, k=kind: FakeEncoder(k), FakeEncoder(kind, 0.0).meta, summary="test fake")
+
+
+if __name__ == "__main__":
+    register_fakes()
+    from mlir_bench.cli import main
+
+    sys.argv[0] = "mlir-bench"
+    main()
