@@ -117,6 +117,11 @@ def run(
     cache_chunk: Annotated[int | None, typer.Option(min=1, help="Texts encoded per cache shard (default 2048): "
                                                     "an interrupted run loses at most this much encoding.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    backend: Annotated[str, typer.Option(help="Where texts are encoded: 'local' (this process) or 'ray' (a Ray "
+                                         "Data actor pool; pip install mlir-bench[ray]; needs the cache).")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address for --backend ray (default: "
+                                                    "$RAY_ADDRESS, else a local Ray instance).")] = None,
+    ray_actors: Annotated[int, typer.Option(min=1, help="Encoder actors for --backend ray.")] = 1,
     shard_size: Annotated[int | None, typer.Option(min=1, help="Encode the pool into shards of this many vectors "
                                                    "on disk and stream them at search time (automatic above 2M "
                                                    "documents; dense models only).")] = None,
@@ -126,11 +131,21 @@ def run(
                                             "record its recall@k against exact search.")] = None,
 ) -> None:
     """Evaluate model(s) on task(s): Mono, Cross and Multi from one encoding; print tables, write results/."""
-    from .encoders.registry import load_encoder
+    from .embedding.lazy import load_encoder_lazily
     from .runner import RunConfig, run_evaluation
     from .runner.run import DEFAULT_METRICS
 
     cache = None if no_cache else _open_cache(cache_dir)
+    remote_factory = None
+    if backend == "ray":
+        if cache is None:
+            raise UserError("--backend ray writes vectors into the embedding cache; drop --no-cache")
+        from .embedding.ray_backend import ray_factory
+
+        remote_factory = ray_factory(cache.root, address=ray_address, num_actors=ray_actors, batch_size=batch_size,
+                                     threads=threads, dtype=dtype)
+    elif backend != "local":
+        raise UserError(f"--backend {backend!r}: expected local or ray")
     reporter = RichReporter(enabled=progress and sys.stderr.isatty() or progress and bool(os.environ.get("CI")) is False)
     try:
         for mname in _split(model):
@@ -141,8 +156,9 @@ def run(
                     runs_dir=None if runs == "none" else runs_dir, run_settings=_run_settings(runs), save_embeddings=save_embeddings,
                     languages=_split([languages]) if languages else None, overwrite=overwrite, cache=cache,
                     cache_chunk=cache_chunk,
-                    encoder_factory=lambda n: load_encoder(n, batch_size=batch_size, threads=threads, dtype=dtype),
-                    shard_size=shard_size, shards_dir=shards_dir, ann=ann,
+                    encoder_factory=lambda n: load_encoder_lazily(n, batch_size=batch_size, threads=threads,
+                                                                  dtype=dtype),
+                    remote_factory=remote_factory, shard_size=shard_size, shards_dir=shards_dir, ann=ann,
                 )
                 result = run_evaluation(cfg, reporter)
                 reporter.close()

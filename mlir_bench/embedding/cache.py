@@ -289,7 +289,7 @@ class EmbeddingCache:
     def keys(self) -> list[str]:
         """The vector keys present under ``root``."""
         try:
-            return sorted(e.name for e in os.scandir(self.root) if e.is_dir())
+            return sorted(e.name for e in os.scandir(self.root) if e.is_dir() and e.name != "searches")
         except FileNotFoundError:
             return []
 

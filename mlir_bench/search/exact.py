@@ -2,8 +2,10 @@
 
 Scores are dot products: cosine similarity on L2-normalised dense vectors, or BM25 on sparse vectors.
 The pool is streamed in chunks (queries in chunks too), so peak memory is set by the chunk sizes, not the
-pool size. Each chunk's scores are scored once and shared by every view (a subset of the pool: one language,
-or all of them), so Mono, Cross and Multi come from one matrix product.
+pool size. Each block of scores is computed once and read once: the pool is split into atoms (documents that
+belong to the same views), each document updates its atom's top-k heap and rank counts, and every view (a subset
+of the pool: one language, or all of them) is assembled from its atoms, so Mono, Cross and Multi come from one
+matrix product and one pass over it.
 
 Ties follow trec_eval: score descending, then document id descending. Both are folded into one unsigned
 64-bit sort key per (query, document): the order-preserving bit pattern of the float32 score in the high 32 bits
@@ -19,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .base import SearchResult
-from .kernels import count_greater, sort_keys_2d, topk_keys
+from .kernels import fused_pass
 
 Matrix = np.ndarray | sp.spmatrix | sp.sparray
 DEFAULT_BUDGET = 256 * 2**20  # bytes of score keys held at once
@@ -64,15 +66,31 @@ def _scores(q: Matrix, d: Matrix) -> np.ndarray:
     return np.asarray(s, dtype=np.float32)
 
 
-def _merge_topk(keys_a: np.ndarray, idx_a: np.ndarray, keys_b: np.ndarray, idx_b: np.ndarray, k: int):
-    keys = np.concatenate([keys_a, keys_b], axis=1)
-    idx = np.concatenate([idx_a, idx_b], axis=1)
-    if keys.shape[1] > k:
-        part = np.argpartition(keys, keys.shape[1] - k, axis=1)[:, -k:]
-        keys = np.take_along_axis(keys, part, axis=1)
-        idx = np.take_along_axis(idx, part, axis=1)
-    order = np.argsort(keys, axis=1)[:, ::-1]
-    return np.take_along_axis(keys, order, axis=1), np.take_along_axis(idx, order, axis=1)
+def view_atoms(masks: Sequence[np.ndarray], n_d: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Split the pool into atoms: maximal sets of documents that belong to exactly the same views.
+
+    Returns ``atom`` (n_d,) int64 (-1 for documents in no view), the atoms of each view, and each atom's size.
+    Every view is a union of atoms, so per-atom top-k lists and rank counts combine into per-view ones: each
+    document is looked at once, however many views hold it (Mono, Cross and Multi share one pass).
+    """
+    if not masks:
+        return np.full(n_d, -1, dtype=np.int64), [], np.zeros(0, dtype=np.int64)
+    member = np.stack(masks)  # (n_views, n_d) bool
+    sig = np.packbits(member, axis=0)  # (ceil(n_views / 8), n_d)
+    uniq, inverse = np.unique(sig.T, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    in_none = ~uniq.any(axis=1)
+    # renumber so that the atom of no view gets -1 and the others 0..A-1
+    remap = np.full(len(uniq), -1, dtype=np.int64)
+    remap[~in_none] = np.arange(int((~in_none).sum()))
+    atom = remap[inverse]
+    n_atoms = int((~in_none).sum())
+    sizes = np.bincount(atom[atom >= 0], minlength=n_atoms).astype(np.int64)
+    first = np.full(n_atoms, -1, dtype=np.int64)  # a representative document of each atom
+    ok = atom >= 0
+    first[atom[ok][::-1]] = np.flatnonzero(ok)[::-1]
+    view_atoms_ = [np.flatnonzero(m[first]) for m in masks]
+    return atom, view_atoms_, sizes
 
 
 def exact_search(
@@ -90,6 +108,10 @@ def exact_search(
     ``relevant`` is (n_queries, max_rel) of document positions, -1 padded (see :func:`pad_relevant`).
     ``views`` maps a name to the sorted document positions it holds (default: one view ``all``).
     ``doc_order`` is the tie-break order of the document ids (see :func:`doc_id_order`); default: position.
+
+    Each (query block x document block) of scores is computed once and read once (:func:`kernels.fused_pass`):
+    every document feeds the top-k heap and the rank counts of its atom (see :func:`view_atoms`), and views
+    are then assembled from their atoms.
     """
     n_q, n_d = queries.shape[0], docs.shape[0]
     if queries.shape[1] != docs.shape[1]:
@@ -98,74 +120,100 @@ def exact_search(
     order = np.arange(n_d, dtype=np.uint64) if doc_order is None else np.asarray(doc_order, dtype=np.uint64)
     rel = np.full((n_q, 1), -1, dtype=np.int64) if relevant is None else np.asarray(relevant, dtype=np.int64)
     max_rel = rel.shape[1]
-    # memory: a (q_chunk x d_chunk) block of float32 scores plus uint64 keys
-    d_chunk = int(min(n_d, max(1024, memory_budget // (12 * 64))))
-    q_chunk = int(max(1, min(n_q, memory_budget // (12 * max(d_chunk, 1)))))
-    masks = {}
+    masks: dict[str, np.ndarray] = {}
     for name, v in views.items():
         m = np.zeros(n_d, dtype=bool)
         m[np.asarray(v, dtype=np.int64)] = True
         masks[name] = m
-    out: dict[str, SearchResult] = {}
-    kk = {name: min(k, int(m.sum())) for name, m in masks.items()}
-    top_keys = {n: np.zeros((n_q, kk[n]), dtype=np.uint64) for n in views}
-    top_idx = {n: np.full((n_q, kk[n]), -1, dtype=np.int64) for n in views}
-    greater = {n: np.zeros((n_q, max_rel), dtype=np.int64) for n in views}
+    names = list(masks)
+    atom, atoms_of, sizes = view_atoms([masks[nm] for nm in names], n_d)
+    n_atoms = len(sizes)
+    # documents grouped by atom (those in no view dropped), so the kernel walks long runs of one atom
+    perm = np.argsort(atom, kind="stable")
+    perm = perm[atom[perm] >= 0]
+    identity = len(perm) == n_d and bool((perm == np.arange(n_d)).all())
+    if not identity:
+        docs = docs[perm]
+        order = order[perm]
+        atom = atom[perm]
+    inv = np.full(n_d, -1, dtype=np.int64)
+    inv[perm] = np.arange(len(perm))
+    n_dp = len(perm)
+    kcap = max(1, min(k, int(sizes.max(initial=0))))
+    cap = np.minimum(sizes, k).astype(np.int64)
+    # memory: a (q_chunk x d_chunk) float32 score block, plus per query the atoms' heaps (16 bytes an entry)
+    d_chunk = int(min(max(n_dp, 1), max(1024, memory_budget // (4 * 64))))
+    per_row = 4 * d_chunk + 16 * n_atoms * kcap + 8 * n_atoms * (max_rel + 1)
+    q_chunk = int(max(1, min(n_q, memory_budget // per_row)))
     valid = rel >= 0
     rel_safe = np.where(valid, rel, 0)
+    relp = np.where(valid, inv[rel_safe], -1)  # positions in the grouped pool (-1: padding or in no view)
+    valid_p = relp >= 0
+    relp_safe = np.where(valid_p, relp, 0)
+    kk = {nm: min(k, int(masks[nm].sum())) for nm in names}
+    top_idx = {nm: np.full((n_q, k), -1, dtype=np.int64) for nm in names}
+    top_sc = {nm: np.full((n_q, k), -np.inf, dtype=np.float32) for nm in names}
+    greater = {nm: np.zeros((n_q, max_rel), dtype=np.int64) for nm in names}
     rel_scores = np.full((n_q, max_rel), np.nan, dtype=np.float32)
-    rows_all = np.arange(n_q)
+    chunks = [(d0, min(n_dp, d0 + d_chunk)) for d0 in range(0, n_dp, d_chunk)]
     for q0 in range(0, n_q, q_chunk):
         q1 = min(n_q, q0 + q_chunk)
+        nq = q1 - q0
         qc = queries[q0:q1]
-        rows = rows_all[: q1 - q0][:, None]
-        rsafe = rel_safe[q0:q1]
+        rows = np.arange(nq)[:, None]
+        rsafe = relp_safe[q0:q1]
         # The relevant documents' keys are read out of the very blocks that are ranked, so a document is never
         # compared with a differently-rounded copy of its own score (BLAS results can depend on block shape).
-        rkeys = np.zeros((q1 - q0, max_rel), dtype=np.uint64)
-        chunks = [(d0, min(n_d, d0 + d_chunk)) for d0 in range(0, n_d, d_chunk)]
+        rkeys = np.zeros((nq, max_rel), dtype=np.uint64)
         blocks: dict[int, np.ndarray] = {}
         for d0, d1 in chunks:
-            hit = (rsafe >= d0) & (rsafe < d1)
+            hit = (rsafe >= d0) & (rsafe < d1) & valid_p[q0:q1]
             if not hit.any():
                 continue
-            keys = sort_keys_2d(_scores(qc, docs[d0:d1]), order[d0:d1])
-            rk = keys[rows, np.clip(rsafe - d0, 0, d1 - d0 - 1)]
+            block = _scores(qc, docs[d0:d1])
+            rk = sort_keys(block[rows, np.clip(rsafe - d0, 0, d1 - d0 - 1)], order[d0:d1][np.clip(rsafe - d0, 0, d1 - d0 - 1)])
             rkeys = np.where(hit, rk, rkeys)
             if len(chunks) == 1:
-                blocks[d0] = keys
-        rel_scores[q0:q1] = np.where(valid[q0:q1], keys_to_scores(rkeys), np.nan)
-        seen = dict.fromkeys(masks, False)
+                blocks[d0] = block
+        rel_scores[q0:q1] = np.where(valid_p[q0:q1], keys_to_scores(rkeys), np.nan)
+        rperm = np.argsort(rkeys, axis=1, kind="stable")
+        rk_sorted = np.ascontiguousarray(np.take_along_axis(rkeys, rperm, axis=1))
+        zeros = np.count_nonzero(rk_sorted == 0, axis=1).astype(np.int64)
+        heap_k = np.zeros((nq, n_atoms, kcap), dtype=np.uint64)
+        heap_i = np.full((nq, n_atoms, kcap), -1, dtype=np.int64)
+        heap_n = np.zeros((nq, n_atoms), dtype=np.int64)
+        cnt = np.zeros((nq, n_atoms, max_rel + 1), dtype=np.int64)
         for d0, d1 in chunks:
-            keys = blocks.pop(d0, None)
-            if keys is None:
-                keys = sort_keys_2d(_scores(qc, docs[d0:d1]), order[d0:d1])
-            for name, m in masks.items():
-                cols = np.flatnonzero(m[d0:d1])
-                if cols.size == 0:
-                    continue
-                g = greater[name][q0:q1]
-                count_greater(keys, cols, rkeys, g)
-                greater[name][q0:q1] = g
-                ck, ci = topk_keys(keys, cols, kk[name], d0)
-                if seen[name]:
-                    top_keys[name][q0:q1], top_idx[name][q0:q1] = _merge_topk(
-                        top_keys[name][q0:q1], top_idx[name][q0:q1], ck, ci, kk[name])
-                else:  # the first chunk holding docs of this view: nothing to merge with yet
-                    top_keys[name][q0:q1], top_idx[name][q0:q1] = ck, ci
-                    seen[name] = True
-    for name, m in masks.items():
+            block = blocks.pop(d0, None)
+            if block is None:
+                block = _scores(qc, docs[d0:d1])
+            fused_pass(block, order[d0:d1], atom[d0:d1], d0, rk_sorted, zeros, cap, heap_k, heap_i, heap_n, cnt)
+            del block
+        # greater-than counts per sorted relevant key: suffix sums of the histogram, then back to input order
+        above = np.cumsum(cnt[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]  # (nq, A, max_rel)
+        for nm in names:
+            ats = atoms_of[names.index(nm)]
+            g_sorted = above[:, ats, :].sum(axis=1)
+            g = np.empty_like(g_sorted)
+            np.put_along_axis(g, rperm, g_sorted, axis=1)
+            greater[nm][q0:q1] = g
+            kq = kk[nm]
+            if kq == 0:
+                continue
+            ck = heap_k[:, ats, :].reshape(nq, -1)
+            ci = heap_i[:, ats, :].reshape(nq, -1)
+            if ck.shape[1] > kq:
+                part = np.argpartition(ck, ck.shape[1] - kq, axis=1)[:, -kq:]
+                ck = np.take_along_axis(ck, part, axis=1)
+                ci = np.take_along_axis(ci, part, axis=1)
+            o = np.argsort(ck, axis=1)[:, ::-1]
+            top_idx[nm][q0:q1, :kq] = perm[np.take_along_axis(ci, o, axis=1)]
+            top_sc[nm][q0:q1, :kq] = keys_to_scores(np.take_along_axis(ck, o, axis=1))
+    out: dict[str, SearchResult] = {}
+    for nm, m in masks.items():
         in_view = valid & m[rel_safe]
-        kq = kk[name]
-        pad = k - kq
-        t_idx = top_idx[name]
-        t_sc = keys_to_scores(top_keys[name])
-        t_sc = np.where(t_idx >= 0, t_sc, -np.inf).astype(np.float32)
-        if pad > 0:
-            t_idx = np.concatenate([t_idx, np.full((n_q, pad), -1, dtype=np.int64)], axis=1)
-            t_sc = np.concatenate([t_sc, np.full((n_q, pad), -np.inf, dtype=np.float32)], axis=1)
-        ri, rr, rsc = _compact(in_view, rel, greater[name] + 1, rel_scores)
-        out[name] = SearchResult(t_idx, t_sc, ri, rr, rsc, int(m.sum()))
+        ri, rr, rsc = _compact(in_view, rel, greater[nm] + 1, rel_scores)
+        out[nm] = SearchResult(top_idx[nm], top_sc[nm], ri, rr, rsc, int(m.sum()))
     return out
 
 

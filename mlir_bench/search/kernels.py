@@ -85,9 +85,164 @@ try:  # numba ships with ranx, a core dependency; the fallback keeps search usab
                 out_keys[i, t] = hk[o[t]]
                 out_idx[i, t] = hi[o[t]]
 
+    @numba.njit(cache=True, inline="always")
+    def _select_top(bk, bi, m, kth):  # pragma: no cover - compiled
+        """Rearrange bk[:m] (with bi alongside) so that bk[:kth] are its kth largest keys (quickselect)."""
+        lo = 0
+        hi = m - 1
+        target = kth - 1
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            x, y, z = bk[lo], bk[mid], bk[hi]
+            if x < y:
+                p = y if y < z else (z if x < z else x)
+            else:
+                p = x if x < z else (z if y < z else y)
+            i = lo
+            j = hi
+            while i <= j:
+                while bk[i] > p:
+                    i += 1
+                while bk[j] < p:
+                    j -= 1
+                if i <= j:
+                    bk[i], bk[j] = bk[j], bk[i]
+                    bi[i], bi[j] = bi[j], bi[i]
+                    i += 1
+                    j -= 1
+            if target <= j:
+                hi = j
+            elif target >= i:
+                lo = i
+            else:
+                break
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _fused_numba(bits, order, seg_atom, seg_ptr, base, rk, zeros, cap, top_k, top_i, top_n, cnt):  # pragma: no cover
+        n = bits.shape[0]
+        r = rk.shape[1]
+        longest = 0
+        for s in range(seg_atom.shape[0]):
+            longest = max(longest, seg_ptr[2 * s + 1] - seg_ptr[2 * s])
+        width = top_k.shape[2]
+        for i in numba.prange(n):
+            bk = np.empty(min(width + longest, 4 * width + 16), dtype=np.uint64)
+            bi = np.empty(min(width + longest, 4 * width + 16), dtype=np.int64)
+            z = zeros[i]
+            lo = rk[i, z] if z < r else np.uint64(0xFFFFFFFFFFFFFFFF)
+            for s in range(seg_atom.shape[0]):
+                a = seg_atom[s]
+                fill = top_n[i, a]
+                full = cap[a]
+                limit = 4 * full + 16
+                thr = np.uint64(0)
+                m = 0
+                for t in range(fill):  # the atom's current top list (from earlier blocks)
+                    bk[m] = top_k[i, a, t]
+                    bi[m] = top_i[i, a, t]
+                    m += 1
+                if fill == full:
+                    thr = bk[0]
+                    for t in range(1, m):
+                        thr = min(thr, bk[t])
+                for c in range(seg_ptr[2 * s], seg_ptr[2 * s + 1]):
+                    b = np.uint64(bits[i, c])
+                    if b & np.uint64(0x80000000):
+                        b = np.uint64(0xFFFFFFFF) - b
+                    else:
+                        b = b | np.uint64(0x80000000)
+                    key = (b << np.uint64(32)) | order[c]
+                    if key > lo:
+                        j = z + 1
+                        while j < r and key > rk[i, j]:
+                            j += 1
+                        cnt[i, a, j] += 1  # key exceeds exactly the j smallest relevant keys
+                    if key > thr:
+                        bk[m] = key
+                        bi[m] = c + base
+                        m += 1
+                        if m >= limit:  # shrink to the top `full` and raise the bar for what follows
+                            _select_top(bk, bi, m, full)
+                            m = full
+                            thr = bk[0]
+                            for t in range(1, m):
+                                thr = min(thr, bk[t])
+                if m > full:
+                    _select_top(bk, bi, m, full)
+                    m = full
+                for t in range(m):
+                    top_k[i, a, t] = bk[t]
+                    top_i[i, a, t] = bi[t]
+                top_n[i, a] = m
+
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
+
+
+def fused_pass(
+    scores: np.ndarray,
+    order: np.ndarray,
+    atom: np.ndarray,
+    base: int,
+    rk_sorted: np.ndarray,
+    zeros: np.ndarray,
+    cap: np.ndarray,
+    heap_k: np.ndarray,
+    heap_i: np.ndarray,
+    heap_n: np.ndarray,
+    cnt: np.ndarray,
+) -> None:
+    """One pass over a (rows, cols) float32 score block that updates, per row and per atom (a group of columns
+    that belong to the same views), the (unordered) list of its ``cap[atom]`` largest sort keys and the histogram
+    ``cnt[row, atom, j]`` = number of columns whose key exceeds exactly the ``j`` smallest relevant keys.
+
+    ``rk_sorted`` (rows, r) holds each row's relevant keys ascending, of which the first ``zeros[row]`` are
+    padding (key 0). Column ``c`` of the block is document ``base + c``; ``atom[c] < 0`` skips it. Columns
+    should be grouped by atom: the kernel walks each run of one atom, gathers the keys above the atom's current
+    k-th largest, and keeps the top ``cap`` by quickselect (linear time; a heap churns when runs are short).
+    State (``heap_*``, ``cnt``) carries over between blocks of the same rows.
+    """
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    order = np.ascontiguousarray(order, dtype=np.uint64)
+    atom = np.ascontiguousarray(atom, dtype=np.int64)
+    if HAVE_NUMBA:
+        change = np.flatnonzero(np.diff(atom)) + 1
+        starts = np.concatenate([[0], change]).astype(np.int64)
+        ptr = np.concatenate([starts, [atom.size]]).astype(np.int64)
+        seg_atom = atom[starts] if atom.size else np.zeros(0, dtype=np.int64)
+        keep = seg_atom >= 0
+        seg_ptr = np.stack([ptr[:-1][keep], ptr[1:][keep]], axis=1)
+        # runs are contiguous: pass starts and ends as one flat array of boundaries per run
+        flat_ptr = np.empty(2 * len(seg_ptr), dtype=np.int64)
+        flat_ptr[0::2], flat_ptr[1::2] = seg_ptr[:, 0], seg_ptr[:, 1]
+        _fused_numba(scores.view(np.uint32), order, np.ascontiguousarray(seg_atom[keep]), flat_ptr, base,
+                     rk_sorted, zeros, cap, heap_k, heap_i, heap_n, cnt)
+        return
+    keys = sort_keys_2d(scores, order)  # pure-numpy fallback: the same state updates, vectorised per atom
+    rows = np.arange(keys.shape[0])
+    for a in range(cap.shape[0]):
+        cols = np.flatnonzero(atom == a)
+        if cols.size == 0:
+            continue
+        vk = keys[:, cols]
+        j = np.zeros(vk.shape, dtype=np.int64)
+        for t in range(rk_sorted.shape[1]):
+            j += vk > rk_sorted[:, t : t + 1]
+        above = vk > rk_sorted[rows, np.minimum(zeros, rk_sorted.shape[1] - 1)][:, None]
+        above &= (zeros < rk_sorted.shape[1])[:, None]
+        for t in range(rk_sorted.shape[1] + 1):
+            cnt[:, a, t] += np.count_nonzero(above & (j == t), axis=1)
+        c_a = int(cap[a])
+        allk = np.concatenate([heap_k[:, a, :c_a], vk], axis=1)
+        alli = np.concatenate([heap_i[:, a, :c_a], np.broadcast_to(cols + base, vk.shape)], axis=1)
+        valid = np.concatenate([np.arange(c_a)[None, :] < heap_n[:, a : a + 1],
+                                np.ones(vk.shape, dtype=bool)], axis=1)
+        allk = np.where(valid, allk, 0)
+        part = np.argsort(allk, axis=1)[:, ::-1][:, :c_a]
+        heap_n[:, a] = np.minimum(valid.sum(axis=1), c_a)
+        heap_k[:, a, :c_a] = np.take_along_axis(allk, part, axis=1)
+        heap_i[:, a, :c_a] = np.take_along_axis(alli, part, axis=1)
 
 
 def count_greater(keys: np.ndarray, cols: np.ndarray, rkeys: np.ndarray, out: np.ndarray) -> None:
