@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -75,7 +75,7 @@ class ModelMeta:
         return d
 
 
-Embeddings = np.ndarray | sp.csr_matrix
+Embeddings: TypeAlias = np.ndarray | sp.csr_matrix
 
 
 @runtime_checkable

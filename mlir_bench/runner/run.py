@@ -225,11 +225,11 @@ def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
     metrics = task_metrics(list(cfg.metrics), task.spec.options)
     rep.log(f"task {task.spec.name}: {len(task.queries)} queries, {len(task.docs)} candidates, "
             f"{len(task.cells)} cells")
-    meta = encoder.meta
-    out_path = result_path(cfg, meta.name)
     fit = getattr(encoder, "fit", None)
     if callable(fit):
         fit(list(dict.fromkeys(task.docs.texts)))
+    meta = encoder.meta  # after fit: a fitted encoder's identity includes its collection
+    out_path = result_path(cfg, meta.name)
     remote = cfg.remote_factory(cfg.model) if cfg.remote_factory else None
     chunk = {"chunk_size": cfg.cache_chunk} if cfg.cache_chunk else {}
     qv, qstats = embed_corpus(encoder, task.queries.texts, "query", batch_size=cfg.batch_size, cache=cfg.cache, **chunk,
