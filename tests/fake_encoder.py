@@ -13,10 +13,12 @@ Run the real command line with these models registered::
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -57,6 +59,37 @@ class FakeEncoder:
         elif self.kind == "list":
             return x.tolist()
         return x
+
+
+TINY_SPEC = """name = "tiny"
+family = "lareqa"
+description = "two articles of XQuAD-R de/en"
+license = "CC BY-SA 4.0"
+citation = "test"
+main_score = "map"
+languages = ["de", "en"]
+
+[source]
+[[source.files]]
+lang = "de"
+path = "xq/de.json"
+[[source.files]]
+lang = "en"
+path = "xq/en.json"
+"""
+
+
+def make_tiny_task(root: Path, data: Path, n_articles: int = 2) -> Path:
+    """Copy the first ``n_articles`` of XQuAD-R de/en from ``data`` into ``root/xq`` and write ``root/tiny.toml``
+    (no published counts, so the spec fits the cut files). Returns the spec path; ``root`` is the data root."""
+    (root / "xq").mkdir(parents=True, exist_ok=True)
+    for lang in ("de", "en"):
+        doc = json.loads((data / "xquad-r" / f"{lang}.json").read_text(encoding="utf-8"))
+        doc["data"] = doc["data"][:n_articles]
+        (root / "xq" / f"{lang}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    spec = root / "tiny.toml"
+    spec.write_text(TINY_SPEC, encoding="utf-8")
+    return spec
 
 
 def register_fakes() -> None:
