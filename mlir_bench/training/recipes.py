@@ -1,0 +1,194 @@
+"""Recipes (data files in ``recipes/*.toml``) and methods (code), and the settings one run gets from both.
+
+A recipe names the student, the teacher, the data and the budget, with a ``[train]`` table of defaults and a
+``[methods.<name>]`` table of per-method overrides. A method says which objective, which language plan and
+which initialisation a run uses. Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import UserError
+from .students import StudentSpec
+from .teacher import TeacherSpec
+
+RECIPE_DIR = Path(__file__).parent / "recipes"
+
+
+@dataclass(frozen=True)
+class Method:
+    """A training method: objective × language plan × initialisation."""
+
+    name: str
+    objective: Literal["distill", "joint", "infonce"]
+    plan: Literal["distill", "xlco", "mono", "hybrid"]
+    init: Literal["base", "stage1"]
+    description: str
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("kd-only", "distill", "distill", "base",
+               "MIMO stage 1 alone: cosine distillation of every language to the teacher's English, through a "
+               "Linear projection; English-English pairs included"),
+        Method("mimo", "joint", "xlco", "stage1",
+               "MIMO stage 2 from the stage-1 (kd-only) checkpoint: 0.2 x cross-lingual InfoNCE + 0.8 x "
+               "distillation of query and passage"),
+        Method("x-x-mono", "infonce", "mono", "base", "InfoNCE with each batch in one language (LAReQA X-X-mono)"),
+        Method("x-y", "infonce", "xlco", "base",
+               "cross-lingual InfoNCE (XLCO): query and passage languages differ, over all ordered pairs"),
+        Method("hybrid", "infonce", "hybrid", "base",
+               "Elmahdy's hybrid batches: monolingual with p = 0.5, else cross-lingual"),
+    )
+}
+ALIASES = {"stage1": "kd-only", "mimo-stage1": "kd-only", "mimo-stage2": "mimo", "xlco": "x-y"}
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation and budget for one method. ``steps`` = 0 means ``epochs`` passes over the data."""
+
+    steps: int = 0
+    epochs: float = 1.0
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    projection_learning_rate: float | None = None
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    scale: float = 20.0
+    xlco_weight: float = 0.2
+    distill_weight: float = 0.8
+    p_mono: float = 0.5
+    mini_batch_size: int = 0
+    bf16: bool = False
+    logging_steps: int = 1
+    save_steps: int = 50
+    student_max_seq_length: int | None = None
+    teacher_max_seq_length: int | None = None
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Where the training text comes from. ``offline`` reads the data root; ``hub`` downloads (paper)."""
+
+    source: Literal["offline", "hub"] = "offline"
+    languages: tuple[str, ...] = ()
+    tatoeba: bool = True
+    ntrex: bool = True
+    mkqa: bool = True
+    ict_radius: int = 2
+    ntrex_passages_in_distill: bool = True
+    max_pairs: int = 0  # cap on query-passage pairs (0 = all)
+    max_distill_per_language: int = 0  # cap on distillation examples per language (0 = all)
+    opus_corpora: tuple[str, ...] = ()
+    opus_max_pairs_per_language: int = 500_000
+    opus_min_chars: int = 10
+    opus_max_chars: int = 512
+    opus_max_length_ratio: float = 3.0
+    mmarco_languages: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A parsed recipe file."""
+
+    name: str
+    description: str
+    path: Path
+    sha256: str
+    requires: tuple[str, ...]
+    data: DataSettings
+    student: StudentSpec
+    teacher: TeacherSpec
+    train: TrainSettings
+    methods: dict[str, dict[str, Any]]
+    raw: dict[str, Any]
+
+    def settings(self, method: str) -> TrainSettings:
+        """The ``[train]`` defaults with ``[methods.<method>]`` overrides applied."""
+        return dataclasses.replace(self.train, **self.methods.get(method, {}))
+
+    def teacher_for(self, method: str) -> TeacherSpec:
+        length = self.settings(method).teacher_max_seq_length
+        return dataclasses.replace(self.teacher, max_seq_length=length) if length else self.teacher
+
+    def student_for(self, method: str) -> StudentSpec:
+        length = self.settings(method).student_max_seq_length
+        return dataclasses.replace(self.student, max_seq_length=length) if length else self.student
+
+
+def resolve_method(name: str) -> Method:
+    key = ALIASES.get(name, name)
+    if key not in METHODS:
+        raise UserError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}")
+    return METHODS[key]
+
+
+def list_recipes() -> list[str]:
+    """Names of the recipes shipped with mlir-bench."""
+    return sorted(p.stem for p in RECIPE_DIR.glob("*.toml"))
+
+
+def _table(raw: dict[str, Any], name: str, cls: type, path: Path, where: str) -> Any:
+    values = raw.get(name, {})
+    if not isinstance(values, dict):
+        raise UserError(f"{path}: [{where}] must be a table, found {type(values).__name__}")
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise UserError(f"{path}: unknown key(s) {unknown} in [{where}]; expected some of {sorted(allowed)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise UserError(f"{path}: [{where}]: {exc}") from None
+
+
+def load_recipe(recipe: str | Path) -> Recipe:
+    """Load a shipped recipe by name, or a recipe file by path."""
+    path = Path(recipe)
+    if not path.suffix:
+        path = RECIPE_DIR / f"{recipe}.toml"
+        if not path.exists():
+            raise UserError(f"unknown recipe {str(recipe)!r}; expected one of {', '.join(list_recipes())} or a .toml path")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read recipe ({exc.strerror})") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid TOML ({exc})") from None
+    top = {"name", "description", "requires", "data", "student", "teacher", "train", "methods"}
+    if unknown := sorted(set(raw) - top):
+        raise UserError(f"{path}: unknown top-level key(s) {unknown}; expected some of {sorted(top)}")
+    for key in ("name", "student", "teacher", "data"):
+        if key not in raw:
+            raise UserError(f"{path}: missing [{key}]" if key != "name" else f"{path}: missing name = \"...\"")
+    methods = raw.get("methods", {})
+    allowed = {f.name for f in dataclasses.fields(TrainSettings)}
+    for name, overrides in methods.items():
+        resolve_method(name)
+        if unknown := sorted(set(overrides) - allowed):
+            raise UserError(f"{path}: unknown key(s) {unknown} in [methods.{name}]; expected some of {sorted(allowed)}")
+    parsed = Recipe(
+        name=raw["name"], description=raw.get("description", ""), path=path,
+        sha256=hashlib.sha256(data).hexdigest(), requires=tuple(raw.get("requires", ())),
+        data=_table(raw, "data", DataSettings, path, "data"),
+        student=_table(raw, "student", StudentSpec, path, "student"),
+        teacher=_table(raw, "teacher", TeacherSpec, path, "teacher"),
+        train=_table(raw, "train", TrainSettings, path, "train"),
+        methods={ALIASES.get(k, k): dict(v) for k, v in methods.items()}, raw=raw,
+    )
+    if not parsed.data.languages or "en" not in parsed.data.languages:
+        raise UserError(f"{path}: [data] languages must list the training languages, English included "
+                        f"(found {list(parsed.data.languages)})")
+    return parsed
