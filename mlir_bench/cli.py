@@ -122,6 +122,8 @@ def run(
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address for --backend ray (default: "
                                                     "$RAY_ADDRESS, else a local Ray instance).")] = None,
     ray_actors: Annotated[int, typer.Option(min=1, help="Encoder actors for --backend ray.")] = 1,
+    ray_gpus: Annotated[float, typer.Option(min=0, help="GPUs per actor for --backend ray (0: CPU actors; "
+                                            ">0 loads the model on cuda).")] = 0.0,
     shard_size: Annotated[int | None, typer.Option(min=1, help="Encode the pool into shards of this many vectors "
                                                    "on disk and stream them at search time (automatic above 2M "
                                                    "documents; dense models only).")] = None,
@@ -143,7 +145,8 @@ def run(
         from .embedding.ray_backend import ray_factory
 
         remote_factory = ray_factory(cache.root, address=ray_address, num_actors=ray_actors, batch_size=batch_size,
-                                     threads=threads, dtype=dtype)
+                                     threads=threads, dtype=dtype, gpus_per_actor=ray_gpus,
+                                     chunk_size=cache_chunk)
     elif backend != "local":
         raise UserError(f"--backend {backend!r}: expected local or ray")
     reporter = RichReporter(enabled=progress and sys.stderr.isatty() or progress and bool(os.environ.get("CI")) is False)

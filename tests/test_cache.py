@@ -181,19 +181,18 @@ def test_half_written_temp_files_are_invisible(tmp_path: Path) -> None:
 def _writer(root: str, key: str, seed: int) -> None:
     cache = EmbeddingCache(root)
     rng = np.random.default_rng(seed)
-    for _ in range(15):
+    for it in range(15):
         idx = rng.choice(len(TEXTS), size=40, replace=False)
         texts = [TEXTS[i] for i in idx]
         cache.put_many(key, texts, toy_vectors(texts))
+        if it % 4 == seed % 4:
+            cache.compact(key)  # compaction racing with the other writers and readers
         got, todo = cache.get_many(key, texts)  # read while others write
         assert not todo and got is not None
         np.testing.assert_array_equal(got, toy_vectors(texts))
 
 
-def test_concurrent_writers_and_compaction_never_corrupt(tmp_path: Path, monkeypatch) -> None:
-    import mlir_bench.embedding.cache as cache_mod
-
-    monkeypatch.setattr(cache_mod, "AUTO_COMPACT_SHARDS", 8)  # also exercise compaction under contention
+def test_concurrent_writers_and_compaction_never_corrupt(tmp_path: Path) -> None:
     key = BASE.vector_key("query")
     ctx = mp.get_context("fork")
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), key, s)) for s in range(4)]
@@ -216,6 +215,22 @@ def test_concurrent_writers_and_compaction_never_corrupt(tmp_path: Path, monkeyp
 
 
 # ------------------------------------------------------------------------------------------------ resumption
+def test_many_small_shards_are_compacted_after_encoding(tmp_path: Path, monkeypatch) -> None:
+    import mlir_bench.embedding.cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "AUTO_COMPACT_SHARDS", 4)
+    cache = EmbeddingCache(tmp_path)
+    v, _ = embed_corpus(ToyEncoder(), TEXTS[:100], "query", cache=cache, chunk_size=10)
+    key = ToyEncoder().meta.vector_key("query")
+    assert cache.stats(key) == {**cache.stats(key), "shards": 1, "rows": 100}
+    monkeypatch.setattr(cache_mod, "SMALL_SHARD_ROWS", 5)  # big shards are never rewritten
+    embed_corpus(ToyEncoder(), TEXTS[100:200], "query", cache=cache, chunk_size=10)
+    assert cache.stats(key)["shards"] == 11
+    got, todo = cache.get_many(key, TEXTS[:200])
+    assert not todo and got is not None
+    np.testing.assert_array_equal(got, toy_vectors(TEXTS[:200]))
+
+
 def test_interrupted_encoding_resumes_from_the_last_finished_chunk(tmp_path: Path) -> None:
     cache = EmbeddingCache(tmp_path)
     enc = ToyEncoder(fail_after=3)

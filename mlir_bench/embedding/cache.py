@@ -31,7 +31,8 @@ exactly ``12 + H + n*32 + n*dim*4`` and its payload matches ``sha256``.
 * *Append-only, concurrent writers.* Shard names are unique per (time, pid, random), so any number of processes
   (or Ray workers) may write the same key at once without locks; the same text written twice is harmless (both
   copies hold the same vector; either may be returned). Only compaction takes a lock (``.compact.lock``,
-  non-blocking: a second compactor skips).
+  non-blocking: a second compactor skips). Writers never compact; :func:`embed_corpus` calls
+  :meth:`EmbeddingCache.maybe_compact` after encoding, which merges only many *small* shards.
 * *Corruption is detected, never served.* A truncated shard, a bad header or a checksum mismatch makes the shard
   invalid: it is renamed to ``*.vec.corrupt`` (so the warning is issued once), a :class:`CacheCorruptionWarning`
   is issued, and its texts count as missing, so the caller re-encodes them.
@@ -64,7 +65,9 @@ MAGIC = b"MLIRVEC1"
 FORMAT = 1
 SUFFIX = ".vec"
 DIGEST = 32  # bytes of sha256 per text
-AUTO_COMPACT_SHARDS = 128  # put_many compacts a key folder that holds more shards than this
+# maybe_compact merges a key's shards when there are more than this many and they are small on average
+AUTO_COMPACT_SHARDS = 128
+SMALL_SHARD_ROWS = 4096
 COMPACT_ROWS = 262_144  # rows per shard written by compaction
 STALE_TMP_SECONDS = 3600.0
 
@@ -251,10 +254,7 @@ class EmbeddingCache:
         vectors = np.ascontiguousarray(vectors, dtype="<f4")
         if not np.isfinite(vectors).all():
             raise ValueError("put_many: vectors hold NaN or inf; refusing to cache them")
-        path = self._write_shard(key, text_digests(texts), vectors)
-        if self.n_shards(key) > AUTO_COMPACT_SHARDS:
-            self.compact(key)
-        return path
+        return self._write_shard(key, text_digests(texts), vectors)
 
     def _write_shard(self, key: str, digests: np.ndarray, vectors: np.ndarray) -> Path:
         n, dim = vectors.shape
@@ -304,6 +304,19 @@ class EmbeddingCache:
                 continue
         return {"shards": len(shards), "rows": sum(s.n for s in shards),
                 "bytes": sum(s.path.stat().st_size for s in shards if s.path.exists())}
+
+    def maybe_compact(self, key: str) -> bool:
+        """Compact ``key`` if it holds many small shards (e.g. after many interrupted runs); True if it did.
+
+        Large shards are left alone: what a lookup costs is the 32-byte digests it reads per stored text, not the
+        number of files, and rewriting hundreds of GB to merge big shards would gain nothing.
+        """
+        n = self.n_shards(key)
+        if n <= AUTO_COMPACT_SHARDS:
+            return False
+        if self.stats(key)["rows"] / max(n, 1) >= SMALL_SHARD_ROWS:
+            return False
+        return self.compact(key)
 
     def compact(self, key: str) -> bool:
         """Merge a key's shards into few large ones, dropping duplicate texts; False if another process is at it.

@@ -133,6 +133,10 @@ def embed_corpus(
                 full = np.zeros((len(unique_texts), new.shape[1]), dtype=np.float32)
             assert isinstance(full, np.ndarray)
             full[np.asarray(idx)] = new
+    if n_todo and use_cache:
+        compact = getattr(cache, "maybe_compact", None)
+        if callable(compact):
+            compact(key)  # many small shards (interrupted runs) become one; large ones are left alone
     if full is None:  # no texts at all
         full = np.zeros((0, meta.dim or 0), dtype=np.float32)
     out = full[inverse] if not sp.issparse(full) else sp.csr_matrix(full)[inverse]

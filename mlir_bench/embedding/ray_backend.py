@@ -144,7 +144,7 @@ class RayEncoding:
 
 def ray_factory(cache_root: str | Path, *, address: str | None = None, num_actors: int = 1,
                 batch_size: int = 32, threads: int | None = None, dtype: str = "float32",
-                gpus_per_actor: float = 0.0) -> Callable[[str], RayEncoding]:
+                gpus_per_actor: float = 0.0, chunk_size: int | None = None) -> Callable[[str], RayEncoding]:
     """What the CLI hands the runner: model name -> a :class:`RayEncoding` with the CLI's load options."""
     options: dict[str, Any] = {"batch_size": batch_size, "dtype": dtype}
     if threads:
@@ -153,6 +153,6 @@ def ray_factory(cache_root: str | Path, *, address: str | None = None, num_actor
     def make(model: str) -> RayEncoding:
         return RayEncoding(model, cache_root, address=address, num_actors=num_actors,
                            cpus_per_actor=float(threads) if threads else None, gpus_per_actor=gpus_per_actor,
-                           batch_size=batch_size, load_options=options)
+                           batch_size=batch_size, chunk_size=chunk_size or DEFAULT_CHUNK, load_options=options)
 
     return make

@@ -435,22 +435,48 @@ def write_runs(folder: Path, task: TaskData, searched: dict[str, SearchResult], 
                settings: tuple[str, ...] | None = None) -> None:
     """One gzipped TREC run per cell: ``folder/<setting>/<cell>.trec.gz`` (only ``settings`` if given).
 
-    Files are compressed on two threads (zlib releases the GIL); the pool's ids are encoded once.
+    Files are compressed on two threads (zlib releases the GIL); the pool's ids are encoded once. A file whose
+    content digest (ids, top-k arrays, tag) is recorded in ``folder/.digests.json`` with its current size and
+    mtime is left as it is: a re-run writes only what changed.
     """
+    import hashlib
     from concurrent.futures import ThreadPoolExecutor
 
     from ..results.trec import EncodedIds
 
     doc_ids = EncodedIds(task.docs.ids)
+    docs_digest = hashlib.sha256(doc_ids.buf.tobytes() + doc_ids.offsets.tobytes()).hexdigest()
     cells = [c for c in task.cells if settings is None or c.setting in settings]
+    record_path = folder / ".digests.json"
+    try:
+        record: dict[str, Any] = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
 
-    def one(c: Cell) -> None:
+    def one(c: Cell) -> tuple[str, list[Any]]:
         r = searched[cell_key(c)]
         qids = [task.queries.ids[i] for i in c.query_idx]
-        write_trec_run(folder / c.setting / f"{c.name}.trec.gz", qids, doc_ids, r.top_idx, r.top_scores, slug(tag))
+        rel = f"{c.setting}/{c.name}.trec.gz"
+        h = hashlib.sha256(f"{docs_digest}\0{slug(tag)}\0{len(qids)}\0".encode())
+        h.update("\n".join(qids).encode("utf-8"))
+        h.update(np.ascontiguousarray(r.top_idx, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(r.top_scores, dtype=np.float32).tobytes())
+        digest = h.hexdigest()
+        path = folder / rel
+        try:
+            st = path.stat()
+            if record.get(rel) == [digest, st.st_size, st.st_mtime_ns]:
+                return rel, record[rel]
+        except OSError:
+            pass
+        write_trec_run(path, qids, doc_ids, r.top_idx, r.top_scores, slug(tag))
+        st = path.stat()
+        return rel, [digest, st.st_size, st.st_mtime_ns]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(one, cells))
+        done = dict(pool.map(one, cells))
+    if done != {k: record.get(k) for k in done}:
+        write_json(record_path, {**record, **done})
 
 
 def save_embeddings(folder: Path, task: TaskData, qv: Any, dv: Any) -> None:
