@@ -92,8 +92,10 @@ def write_fake_results(folder: Path, models: dict | None = None, n_queries: int 
                          "packages": {"numpy": "2.0"}, "dataset_sha256": {"toy/en.json": "f" * 64},
                          "timings": {"total_seconds": 1.5}},
         }
-        if bias_summary is not None:
-            result["bias"] = {"setting": "multi", "summary": bias_summary, "geometry": geometry}
+        if bias_summary is not None:  # the runner's layout: geometry scalars are also in the summary
+            geo = {k: geometry_value(geometry, k) for k in ("xl_align", "uniformity")}
+            result["bias"] = {"setting": "multi", "summary": {**bias_summary, **geo}, "geometry": geometry,
+                              "definitions": {"mrc@k": "Spearman x100 of parallel queries' scores. Higher = fairer."}}
         stem = f"{task}__{name}__sentence"
         (folder / f"{stem}.json").write_text(json.dumps(result), encoding="utf-8")
         with gzip.open(folder / f"{stem}.perquery.json.gz", "wt", encoding="utf-8") as fh:
@@ -224,7 +226,8 @@ def test_page_has_one_view_per_setting_with_tables_and_figures(fake_page: tuple[
     assert 'class="scatter"' in html and html.count('class="pt"') == 3  # weak-model has no geometry
     assert "No alignment/uniformity in the results of: weak-model" in html
     for col in ("rank_distance", "mrc@10", "peer@20", "XL-align", "uniformity"):
-        assert f">{col}</th>" in html
+        assert html.count(f">{col}</th>") == 1  # geometry scalars are not repeated as bias columns
+    assert 'title="Spearman x100 of parallel queries&#39; scores. Higher = fairer."' in html
 
 
 def test_page_marks_significance_and_groups(fake_page: tuple[Path, str]) -> None:
@@ -296,3 +299,9 @@ def test_committed_page_is_up_to_date(tmp_path: Path) -> None:
     rel = re.compile(r'<a href="[^"]*?([^"/]+\.json)">')
     assert rel.sub(r"\1", fresh.read_text(encoding="utf-8")) == rel.sub(r"\1", committed), \
         "leaderboard/index.html is stale: run `mlir-bench leaderboard` and commit it"
+
+
+def test_page_escapes_names(tmp_path: Path) -> None:
+    results = write_fake_results(tmp_path / "r", models={"x<b>y": (0.1, [], None, None), "z": (0.0, [], None, None)})
+    html = build_leaderboard(results, tmp_path / "index.html", n_permutations=200).read_text(encoding="utf-8")
+    assert "x<b>y" not in html and "x&lt;b&gt;y" in html

@@ -79,7 +79,7 @@ def manifests(entries: list[ResultEntry], out_dir: Path) -> list[dict[str, Any]]
                   "encoded": "texts encoded"}
         for k, v in man.items():
             if isinstance(v, dict):
-                sections.append((titles.get(k, k), _flatten(v)))
+                sections.append((titles.get(str(k), str(k)), _flatten(v)))
         model = e.data["model"]
         sections.insert(1, ("model", _flatten({k: model.get(k) for k in ("name", "revision", "dim", "n_parameters",
                                                                           "pooling", "max_length", "dtype",

@@ -57,7 +57,12 @@ def fmt(v: float | None) -> str:
     return f"{v:.4f}"
 
 
-def hint(key: str) -> str:
+def hint(key: str, definitions: dict[str, str] | None = None) -> str:
+    """A column tooltip: the result's own definition of ``key`` ("mrc@10" also matches "mrc@k"), else ours."""
+    defs = definitions or {}
+    generic = re.sub(r"@\d+$", "@k", key)
+    if isinstance(defs.get(key), str) or isinstance(defs.get(generic), str):
+        return str(defs.get(key) or defs.get(generic))
     k = key.lower()
     return next((t for p, t in BIAS_HINTS.items() if k.startswith(p)), key)
 
@@ -170,20 +175,26 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
 
     bias_keys: list[str] = []
     geo_keys: list[tuple[str, str]] = []
+    definitions: dict[str, str] = {}
     if bias_here:
-        for e in entries:
-            summ = (e.data.get("bias") or {}).get("summary") or {}
-            bias_keys += [k for k, v in summ.items() if number(v) is not None and k not in bias_keys]
         geo_keys = [(k, lab) for k, lab in GEOMETRY_KEYS
                     if any(geometry_value((e.data.get("bias") or {}).get("geometry"), k) is not None
                            for e in entries)]
+        shown = {k for k, _ in geo_keys}
+        for e in entries:
+            b = e.data.get("bias") or {}
+            summ = b.get("summary") or {}
+            bias_keys += [k for k, v in summ.items() if number(v) is not None and k not in bias_keys + list(shown)]
+            if isinstance(b.get("definitions"), dict):
+                definitions.update({str(k): v for k, v in b["definitions"].items() if isinstance(v, str)})
 
-    columns = [{"key": "rank", "label": "rank", "kind": "rank", "title": "rank interval from the significance tests"},
+    columns: list[dict[str, Any]] = [{"key": "rank", "label": "rank", "kind": "rank", "title": "rank interval from the significance tests"},
                {"key": "model", "label": "model", "kind": "text", "title": "click for the run's manifest"}]
     columns += [{"key": f"m:{m}", "label": m, "kind": "metric", "headline": m == headline,
                  "title": f"{SETTING_LABELS.get(setting, setting)} {m}, macro-averaged over cells"} for m in metrics]
-    columns += [{"key": f"b:{k}", "label": k, "kind": "bias", "title": hint(k)} for k in bias_keys]
-    columns += [{"key": f"g:{k}", "label": lab, "kind": "geometry", "title": hint(k)} for k, lab in geo_keys]
+    columns += [{"key": f"b:{k}", "label": k, "kind": "bias", "title": hint(k, definitions)} for k in bias_keys]
+    columns += [{"key": f"g:{k}", "label": lab, "kind": "geometry", "title": hint(k, definitions)}
+                for k, lab in geo_keys]
     columns += [{"key": "skipped", "label": "skipped", "kind": "count", "title": "queries with no relevant candidate"}]
     for col in columns:
         col.setdefault("headline", False)
