@@ -5,9 +5,9 @@ For each kill point:
 1. start the run (``mlir-bench run ...``) into fresh output folders: an *encoding* point starts with an empty
    embedding cache, a *scoring* point with the reference run's vectors but no search checkpoints, so the
    process is killed while it loads/encodes, or while it searches, scores, draws figures and writes files;
-2. SIGKILL it at a random point of that phase: while encoding, once the cache holds a random number of vectors
-   plus a random fraction of one chunk's encoding time; while scoring, at a random time within the reference's
-   search/score/write time. What the process had done by then (vectors stored, search checkpoints, figures, run
+2. SIGKILL it at a random point of that phase, counted from the moment it has loaded its task: while encoding,
+   once the cache holds a random number of vectors plus a random fraction of one chunk's encoding time; while
+   scoring, at a random time within the reference's search/score/write time. What the process had done by then (vectors stored, search checkpoints, figures, run
    files, per-query file, result) is recorded; a kill that missed its phase is drawn again and does not count;
 3. check the cache at once: every shard parses and matches its checksum (an independent reader of the
    documented ``.vec`` format, not the cache's own code), every search checkpoint passes zip's CRC test;
@@ -259,9 +259,10 @@ def kill_at(s: Setup, plan: Plan, phase: str, rng: random.Random, sig: int, tag:
             chunk: int) -> tuple[int | None, dict[str, Any], float, Path]:
     """Start the run and send ``sig`` at a random point of ``phase``.
 
-    Encoding: once the cache holds a random number of rows between what it held at start and the total, plus a
-    random part of one chunk's encoding time (so the kill lands anywhere in a chunk, shard writes included).
-    Scoring: a random time within the reference's search/score/write time after the cache became complete.
+    Both wait until the run has loaded its task (its ``task ...`` log line). Encoding: then until the cache
+    holds a random number of rows between what it held at start and the total, plus a random part of one
+    chunk's encoding time (so the kill lands anywhere in a chunk, model loading and shard writes included).
+    Scoring (the cache is complete): a random time within the reference's search/score/write time.
     Returns (exit code, or None if the run finished first; progress at the kill; seconds after start; log).
     """
     rows0 = progress_state(s)["rows"]
@@ -273,6 +274,8 @@ def kill_at(s: Setup, plan: Plan, phase: str, rng: random.Random, sig: int, tag:
         delay = rng.uniform(0, plan.scoring_seconds)
     proc, log = start(s, tag)
     t0 = time.monotonic()
+    while proc.poll() is None and "task " not in log.read_text(encoding="utf-8", errors="replace"):
+        time.sleep(0.02)  # the task is loaded (logged after imports, model lookup and reading the data)
     while proc.poll() is None and progress_state(s)["rows"] < target:
         time.sleep(0.02)
     t_end = time.monotonic() + delay
