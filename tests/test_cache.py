@@ -254,12 +254,13 @@ def test_interrupted_run_then_resume_gives_identical_scores(tmp_path: Path) -> N
 
     def cfg(out: str, cache: EmbeddingCache | None, enc: ToyEncoder) -> RunConfig:
         return RunConfig(model="toy", task="xquad-r", data_dir=DATA, output_dir=tmp_path / out, runs_dir=None,
-                         languages=["en", "de", "es"], cache=cache, encoder_factory=lambda _n: enc)
+                         languages=["en", "de"], cache=cache, encoder_factory=lambda _n: enc, bias=False,
+                         cache_chunk=1000)
 
     clean = run_evaluation(cfg("clean", None, ToyEncoder()))
     cache = EmbeddingCache(tmp_path / "cache")
-    with pytest.raises(KeyboardInterrupt):  # queries (2 chunks) done, documents die after their first chunk
-        run_evaluation(cfg("resumed", cache, ToyEncoder(fail_after=3)))
+    with pytest.raises(KeyboardInterrupt):  # queries (3 chunks) done, documents die after their first chunk
+        run_evaluation(cfg("resumed", cache, ToyEncoder(fail_after=4)))
     assert not list((tmp_path / "resumed").glob("*.json"))
     enc = ToyEncoder()
     resumed = run_evaluation(cfg("resumed", cache, enc))
@@ -269,3 +270,43 @@ def test_interrupted_run_then_resume_gives_identical_scores(tmp_path: Path) -> N
     assert resumed["cells"] == clean["cells"] and resumed["settings"] == clean["settings"]
     again = run_evaluation(dataclasses.replace(cfg("resumed", cache, ToyEncoder()), overwrite=True))
     assert again["manifest"]["encoded"]["document"]["encoded"] == 0 and again["cells"] == clean["cells"]
+
+
+def test_search_interrupted_after_some_cells_resumes_from_the_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    """Killed while searching: the re-run searches only the query groups not yet checkpointed, same scores."""
+    if not (DATA / "xquad-r" / "en.json").exists():
+        pytest.skip(f"XQuAD-R data not found under {DATA}")
+    import mlir_bench.runner.run as run_mod
+    from mlir_bench.runner import RunConfig, run_evaluation
+
+    cache = EmbeddingCache(tmp_path / "cache")
+    real = run_mod.exact_search
+    calls: list[int] = []
+
+    def counting(*a, **k):
+        calls.append(1)
+        if fail_at is not None and len(calls) == fail_at:
+            raise KeyboardInterrupt("killed while searching")
+        return real(*a, **k)
+
+    monkeypatch.setattr(run_mod, "exact_search", counting)
+
+    def cfg(out: str) -> RunConfig:
+        return RunConfig(model="toy", task="xquad-r", data_dir=DATA, output_dir=tmp_path / out, runs_dir=None,
+                         languages=["en", "de", "es"], cache=cache, encoder_factory=lambda _n: ToyEncoder(),
+                         bias=False, overwrite=True)
+
+    fail_at = 3  # one query group per language: the first two are searched and checkpointed
+    with pytest.raises(KeyboardInterrupt):
+        run_evaluation(cfg("a"))
+    calls.clear()
+    fail_at = None
+    resumed = run_evaluation(cfg("a"))
+    assert len(calls) == 1  # only the third group was searched again
+    calls.clear()
+    again = run_evaluation(cfg("a"))
+    assert not calls and again["cells"] == resumed["cells"]
+    fresh = run_evaluation(RunConfig(model="toy", task="xquad-r", data_dir=DATA, output_dir=tmp_path / "b",
+                                     runs_dir=None, languages=["en", "de", "es"], cache=None, bias=False,
+                                     encoder_factory=lambda _n: ToyEncoder()))
+    assert resumed["cells"] == fresh["cells"] and resumed["settings"] == fresh["settings"]
