@@ -260,7 +260,7 @@ def test_page_without_bias_or_per_query_degrades(tmp_path: Path) -> None:
         p.unlink()
     html = build_leaderboard(results, tmp_path / "index.html", n_permutations=200).read_text(encoding="utf-8")
     assert 'class="scatter"' not in html and "Embedding geometry" not in html
-    assert "Fewer than two models have per-query values" in html
+    assert "Mono cells have no per-query values" in html and "Multi cells have no per-query values" in html
 
 
 def test_page_is_deterministic(tmp_path: Path) -> None:

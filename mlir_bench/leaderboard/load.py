@@ -15,8 +15,9 @@ from typing import Any
 
 from ..errors import DataError, UserError
 
-SETTING_ORDER = ("mono", "cross", "multi", "per-language")
-SETTING_LABELS = {"mono": "Mono", "cross": "Cross", "multi": "Multi", "per-language": "Per language"}
+SETTING_ORDER = ("mono", "cross", "multi", "per-language", "all")
+SETTING_LABELS = {"mono": "Mono", "cross": "Cross", "multi": "Multi", "per-language": "Per language",
+                  "all": "All queries"}
 
 
 @dataclass

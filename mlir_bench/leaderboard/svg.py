@@ -51,7 +51,7 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
     """
     label_w = max([len(r) for r in rows] + [2]) * 8 + 28
     top = 56
-    w = label_w + CELL * len(cols) + 10
+    w = max(label_w + CELL * len(cols) + 10, len(title) * 7 + 10)
     h = top + CELL * len(rows) + 26
     span = (vmax - vmin) or 1.0
     out = [f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '

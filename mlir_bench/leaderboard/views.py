@@ -95,8 +95,9 @@ def significance(entries: list[ResultEntry], setting: str, metric: str, opts: Op
     if not cell_keys:
         return "no cells"
     if len(have) < 2:
-        if setting == "cross":
-            return "Cross cells have no per-query values (only Mono, Multi and per-language cells are stored)."
+        if not have and len(entries) > 1:
+            label = SETTING_LABELS.get(setting, setting)
+            return f"{label} cells have no per-query values (only Mono, Multi and per-language cells are stored)."
         return "Fewer than two models have per-query values for these cells."
     scores, sizes = align_per_query(have, metric, cell_keys)
     return compare(scores, macro_weights(sizes), test=opts.test, n_permutations=opts.n_permutations,
