@@ -89,6 +89,9 @@ def test_writer_resumes_after_interruption(tmp_path: Path) -> None:
                                    shard_size=100, meta={"model": "m"})
     assert calls == [100, 50] and info["reused_rows"] == 100 and store.n == 250
     np.testing.assert_array_equal(store.vectors(np.arange(250)), docs)
+    again, info = encode_to_shards(encode, ids, [str(i) for i in range(250)], tmp_path / "s", dim=docs.shape[1],
+                                   shard_size=100, meta={"model": "m"})
+    assert calls == [100, 50] and info["encoded_rows"] == 0 and again.n == 250  # a complete store is reused
     ShardWriter(tmp_path / "t", 4, shard_size=10).add([f"a{i}" for i in range(12)], np.zeros((12, 4)))
     with pytest.raises(DataError, match="incomplete"):
         ShardedStore.open(tmp_path / "t")

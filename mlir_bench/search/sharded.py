@@ -303,6 +303,16 @@ def encode_to_shards(
     """
     t0 = time.perf_counter()
     full_meta = {**dict(meta or {}), "rows": len(ids)}
+    man = Path(folder) / MANIFEST
+    if man.exists():
+        m = _read_manifest(man)
+        same = (m.get("dim"), m.get("dtype"), m.get("shard_size"), m.get("meta")) == (dim, dtype, shard_size, full_meta)
+        if m.get("complete") and same:  # a finished store of the same vectors: reuse it as it is
+            store = ShardedStore(Path(folder), m)
+            if progress is not None:
+                progress(store.n)
+            return store, {"rows": len(ids), "reused_rows": store.n, "encoded_rows": 0,
+                           "shards": len(store.shards), "seconds": round(time.perf_counter() - t0, 3)}
     w = ShardWriter(folder, dim, dtype=dtype, shard_size=shard_size, meta=full_meta)
     done = w.rows_done
     if progress is not None and done:
