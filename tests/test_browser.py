@@ -146,6 +146,12 @@ def test_page_in_chromium(driver, pages: dict[str, Path], which: str, tmp_path: 
         assert len(pts) == 3
         sup = driver.find_elements(By.CSS_SELECTOR, "section.view.active sup.sig")
         assert sup and sup[0].is_displayed()
+        bias = driver.find_element(By.CSS_SELECTOR, "section.view.active table.bias-table")
+        bias_headers = bias.find_elements(By.CSS_SELECTOR, "thead th")
+        rd = next(i for i, h in enumerate(bias_headers) if h.text.replace("\u200b", "").replace("\n", "").strip() == "rank_distance")
+        bias_headers[rd].click()
+        vals = _column_values(driver, bias, rd)
+        assert vals == sorted(vals, reverse=True) and len(vals) == 3
 
     # a model name opens its manifest
     driver.find_element(By.CSS_SELECTOR, "a.nav-view.main").click()

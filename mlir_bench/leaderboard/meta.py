@@ -85,8 +85,14 @@ def manifests(entries: list[ResultEntry], out_dir: Path) -> list[dict[str, Any]]
                                                                           "pooling", "max_length", "dtype",
                                                                           "similarity") if k in model})))
         link = os.path.relpath(e.path.resolve(), out_dir.resolve())
+        figures = []
+        figs = (e.data.get("bias") or {}).get("figures")
+        for name, file in (figs.items() if isinstance(figs, dict) else []):
+            p = e.path.parent / "figures" / e.stem / str(file)
+            if p.exists():
+                figures.append((str(name), Path(os.path.relpath(p.resolve(), out_dir.resolve())).as_posix()))
         out.append({"id": slug("m", e.stem), "title": f"{e.task} · {e.model} · {e.text_mode}", "stem": e.stem,
-                    "link": Path(link).as_posix(), "sections": sections})
+                    "link": Path(link).as_posix(), "figures": figures, "sections": sections})
     return out
 
 

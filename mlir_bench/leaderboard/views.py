@@ -193,11 +193,12 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
                {"key": "model", "label": "model", "kind": "text", "title": "click for the run's manifest"}]
     columns += [{"key": f"m:{m}", "label": m, "kind": "metric", "headline": m == headline,
                  "title": f"{SETTING_LABELS.get(setting, setting)} {m}, macro-averaged over cells"} for m in metrics]
-    columns += [{"key": f"b:{k}", "label": k, "kind": "bias", "title": hint(k, definitions)} for k in bias_keys]
-    columns += [{"key": f"g:{k}", "label": lab, "kind": "geometry", "title": hint(k, definitions)}
-                for k, lab in geo_keys]
     columns += [{"key": "skipped", "label": "skipped", "kind": "count", "title": "queries with no relevant candidate"}]
-    for col in columns:
+    extra = [{"key": f"b:{k}", "label": k, "kind": "bias", "title": hint(k, definitions)} for k in bias_keys]
+    extra += [{"key": f"g:{k}", "label": lab, "kind": "geometry", "title": hint(k, definitions)}
+              for k, lab in geo_keys]
+    bias_columns = columns[:3] + extra if extra else []
+    for col in columns + extra:
         col.setdefault("headline", False)
 
     rows = []
@@ -251,7 +252,8 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
     s0 = entries[0].data["settings"].get(setting, {})
     return {
         "id": vid, "setting": setting, "label": SETTING_LABELS.get(setting, setting),
-        "is_main": setting == main["setting"], "headline": headline, "columns": columns, "rows": rows,
+        "is_main": setting == main["setting"], "headline": headline, "columns": columns, "bias_columns": bias_columns,
+        "rows": rows,
         "n_cells": s0.get("n_cells"), "n_queries": s0.get("n_queries"),
         "significance": comp, "no_significance": None if comp else sig, "pmatrix": pmatrix,
         "heatmap": heat, "scatter": scatter, "bias_here": bias_here,
