@@ -8,8 +8,8 @@ with hidden size d and feed-forward size f,
   + 4·L²·d   (attention scores Q·Kᵀ and the weighted sum with V, over all heads)
 
 Embedding lookups, layer norms, softmax, GELU and pooling are left out (they are < 2% here). L is taken two ways:
-*executed* FLOPs use the padded length of each batch exactly as the adapter forms them (texts sorted by length,
-``batch_size`` per batch, padded to the batch's longest, truncated at max_seq_length); *useful* FLOPs use each
+*executed* FLOPs use the padded length of each batch exactly as the adapter forms them (texts sorted by token
+count, ``batch_size`` per batch, padded to the batch's longest, truncated at max_seq_length); *useful* FLOPs use each
 text's own token count. The encode time is the harness's (:func:`embed_corpus`, no cache), best of ``--rounds``.
 
 The peak is measured, not taken from a datasheet: ``torch.matmul`` of square fp32 (and bf16) matrices at the
@@ -57,8 +57,12 @@ def encoder_flops(model, texts: list[str], batch_size: int) -> tuple[float, floa
     d, f, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
     max_len = model.max_seq_length
     tok = model.tokenizer
-    lengths = np.asarray([min(len(ids), max_len) for ids in tok(texts, add_special_tokens=True)["input_ids"]])
-    order = np.argsort([-len(t) for t in texts], kind="stable")  # as encode_batches orders them
+    lengths = np.asarray([min(len(ids), max_len) for ids in tok(texts, add_special_tokens=True,
+                                                                  truncation=True, max_length=max_len)["input_ids"]])
+    from mlir_bench.encoders.sentence_transformers import token_lengths
+
+    key = token_lengths(model, texts)  # the adapter's sort key (token counts; characters if it has none)
+    order = np.argsort([-len(t) for t in texts] if key is None else -np.asarray(key), kind="stable")
 
     def per_seq(L: np.ndarray) -> np.ndarray:
         return layers * (8 * L * d * d + 4 * L * d * f + 4 * L * L * d)

