@@ -141,7 +141,7 @@ def test_page_in_chromium(driver, pages: dict[str, Path], which: str, tmp_path: 
 
     # the alignment–uniformity scatter has one point per model with geometry (synthetic results have it)
     if which == "synthetic":
-        driver.find_element(By.CSS_SELECTOR, "a.nav-view.main").click()
+        driver.find_element(By.CSS_SELECTOR, "a.nav-view.default").click()
         pts = driver.find_elements(By.CSS_SELECTOR, "section.view.active svg.scatter circle.pt")
         assert len(pts) == 3
         sup = driver.find_elements(By.CSS_SELECTOR, "section.view.active sup.sig")
@@ -154,7 +154,7 @@ def test_page_in_chromium(driver, pages: dict[str, Path], which: str, tmp_path: 
         assert vals == sorted(vals, reverse=True) and len(vals) == 3
 
     # a model name opens its manifest
-    driver.find_element(By.CSS_SELECTOR, "a.nav-view.main").click()
+    driver.find_element(By.CSS_SELECTOR, "a.nav-view.default").click()
     btn = driver.find_element(By.CSS_SELECTOR, "section.view.active button.manifest-link")
     btn.click()
     dialog = driver.find_element(By.ID, btn.get_attribute("data-target"))
@@ -165,7 +165,7 @@ def test_page_in_chromium(driver, pages: dict[str, Path], which: str, tmp_path: 
     assert _console_errors(driver) == []
 
     # screenshot of the headline view, whole page height
-    driver.find_element(By.CSS_SELECTOR, "a.nav-view.main").click()
+    driver.find_element(By.CSS_SELECTOR, "a.nav-view.default").click()
     driver.execute_script("window.scrollTo(0, 0)")
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1400, min(max(height + 120, 800), 6000))

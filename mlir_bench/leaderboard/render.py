@@ -13,6 +13,7 @@ from .significance import TESTS
 from .views import Options, build_condition
 
 TEMPLATES = Path(__file__).with_name("templates")
+FAMILY_ORDER = {"lareqa": 0, "mmlir": 1, "miracl": 2}  # sentence-level LAReQA first, then passage level
 
 
 def _env() -> Any:
@@ -30,9 +31,14 @@ def page_context(results_dir: Path, out: Path, opts: Options, expected: Path | N
     if not entries:
         raise UserError(f"{results_dir}: no result JSON files to put on a leaderboard")
     conditions = [build_condition(k, v, opts) for k, v in group_conditions(entries).items()]
+    conditions.sort(key=lambda c: (FAMILY_ORDER.get(c["task"].get("family"), len(FAMILY_ORDER)), c["label"]))
+    # the page opens on the headline view of the task with the most models (ties: the first in page order)
+    top = max(conditions, key=lambda c: len(c["models"]))
+    default_view = next((v["id"] for v in top["views"] if v["is_main"]), top["views"][0]["id"])
     repro = reproduction_rows(load_expected(expected), entries) if expected and expected.exists() else []
     return {
         "conditions": conditions,
+        "default_view": default_view,
         "models": model_rows(entries),
         "manifests": manifests(entries, out.parent),
         "reproduction": repro,

@@ -4,13 +4,13 @@
   document.documentElement.classList.add("js");
   document.body.classList.add("js");
 
-  // Views: one visible at a time, chosen by the URL hash (default: the first headline setting).
+  // Views: one visible at a time, chosen by the URL hash (default: the view marked .default).
   var views = Array.prototype.slice.call(document.querySelectorAll("section.view"));
   var links = Array.prototype.slice.call(document.querySelectorAll("a.nav-view"));
   function show(id) {
     var found = views.some(function (v) { return v.id === id; });
     if (!found) {
-      var main = document.querySelector("a.nav-view.main");
+      var main = document.querySelector("a.nav-view.default") || document.querySelector("a.nav-view.main");
       id = main ? main.getAttribute("data-view") : (views[0] && views[0].id);
     }
     views.forEach(function (v) { v.classList.toggle("active", v.id === id); });
