@@ -59,6 +59,7 @@ def test_manifests(trained):
     assert stage1["data"]["notes"]["mkqa_dropped_example_ids"] == 6
     assert (trained["kd-only"] / "projection.safetensors").exists()
     assert hybrid["teacher"] is None and not (trained["hybrid"] / "projection.safetensors").exists()
+    assert stage1["student"]["saved_max_seq_length"] == 256  # training cut at 64; the saved model reads 256
 
 
 def test_teacher_vectors_cached_once(trained):

@@ -169,6 +169,7 @@ def train_reference(
     result = run_trainer(model, loss, data.dataset, settings, data.n_batches, checkpoint_dir,
                          seed=derive_seed(seed, "trainer") % (2**31), resume=resume, progress=progress)
 
+    model.max_seq_length = getattr(model, "mlir_bench_saved_max_seq_length", model.max_seq_length)
     model.save(str(output_dir))
     if holder is not None:
         holder.save_projection(output_dir / PROJECTION_FILE)
@@ -191,6 +192,7 @@ def train_reference(
         "seed": seed,
         "student": {"model": parsed.student.model, "init_from": str(stage1) if stage1 else None,
                     "max_seq_length": parsed.student_for(m.name).max_seq_length,
+                    "saved_max_seq_length": model.max_seq_length,
                     "prompts": {"query": parsed.student.query_prompt, "document": parsed.student.document_prompt},
                     "freeze_embeddings": parsed.student.freeze_embeddings,
                     "trainable_parameters": trainable_parameters(model)},

@@ -77,6 +77,8 @@ def load_student(spec: StudentSpec, *, init_from: Path | None = None, cache_root
         raise ModelError(f"student {spec.model!r} cannot be loaded: {str(exc).splitlines()[0]}") from None
     if not any(isinstance(m, Normalize) for m in model):
         model.append(Normalize())
+    # Training may cut inputs shorter than the model reads; the saved model keeps its own maximum length.
+    model.mlir_bench_saved_max_seq_length = model.max_seq_length
     model.max_seq_length = spec.max_seq_length
     model.prompts = {**model.prompts, **prompts}
     if spec.freeze_embeddings:
