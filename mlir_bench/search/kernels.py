@@ -117,46 +117,77 @@ try:  # numba ships with ranx, a core dependency; the fallback keeps search usab
             else:
                 break
 
+    @numba.njit(cache=True, inline="always")
+    def _key(bits, order):  # pragma: no cover - compiled
+        b = np.uint64(bits)
+        if b & np.uint64(0x80000000):
+            b = np.uint64(0xFFFFFFFF) - b
+        else:
+            b = b | np.uint64(0x80000000)
+        return (b << np.uint64(32)) | order
+
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def _fused_numba(bits, order, seg_atom, seg_ptr, base, rk, zeros, cap, top_k, top_i, top_n, cnt):  # pragma: no cover
+    def _fused_numba(scores, bits, order, seg_atom, seg_ptr, base, rk, zeros, cap, top_k, top_i, top_n,
+                     cnt):  # pragma: no cover - compiled
         n = bits.shape[0]
         r = rk.shape[1]
-        longest = 0
-        for s in range(seg_atom.shape[0]):
-            longest = max(longest, seg_ptr[2 * s + 1] - seg_ptr[2 * s])
         width = top_k.shape[2]
+        size = 4 * width + 16
         for i in numba.prange(n):
-            bk = np.empty(min(width + longest, 4 * width + 16), dtype=np.uint64)
-            bi = np.empty(min(width + longest, 4 * width + 16), dtype=np.int64)
+            bk = np.empty(size, dtype=np.uint64)
+            bi = np.empty(size, dtype=np.int64)
+            hist = np.zeros(256, dtype=np.int64)
             z = zeros[i]
             lo = rk[i, z] if z < r else np.uint64(0xFFFFFFFFFFFFFFFF)
+            rki = rk[i]
             for s in range(seg_atom.shape[0]):
                 a = seg_atom[s]
+                c0 = seg_ptr[2 * s]
+                c1 = seg_ptr[2 * s + 1]
                 fill = top_n[i, a]
                 full = cap[a]
                 limit = 4 * full + 16
-                thr = np.uint64(0)
                 m = 0
                 for t in range(fill):  # the atom's current top list (from earlier blocks)
                     bk[m] = top_k[i, a, t]
                     bi[m] = top_i[i, a, t]
                     m += 1
+                thr = np.uint64(0)
                 if fill == full:
                     thr = bk[0]
                     for t in range(1, m):
                         thr = min(thr, bk[t])
-                for c in range(seg_ptr[2 * s], seg_ptr[2 * s + 1]):
-                    b = np.uint64(bits[i, c])
-                    if b & np.uint64(0x80000000):
-                        b = np.uint64(0xFFFFFFFF) - b
-                    else:
-                        b = b | np.uint64(0x80000000)
-                    key = (b << np.uint64(32)) | order[c]
+                # A 256-bucket histogram of the scores (monotone in the score) finds the bucket holding this
+                # run's full-th largest; only scores in that bucket or above can be in its top list.
+                mn = np.float32(np.inf)
+                mx = np.float32(-np.inf)
+                for c in range(c0, c1):
+                    x = scores[i, c]
+                    mn = min(mn, x)
+                    mx = max(mx, x)
+                scale = np.float32(0.0)
+                if mx > mn and (mx - mn) < np.inf:
+                    scale = np.float32(255.0 / (np.float64(mx) - np.float64(mn)))
+                hist[:] = 0
+                for c in range(c0, c1):
+                    hist[min(np.int32((scores[i, c] - mn) * scale), 255)] += 1
+                    key = _key(bits[i, c], order[c])
                     if key > lo:
-                        j = z + 1
-                        while j < r and key > rk[i, j]:
-                            j += 1
+                        j = 0
+                        for t in range(r):  # branch-free: the j smallest relevant keys are below key
+                            j += key > rki[t]
                         cnt[i, a, j] += 1  # key exceeds exactly the j smallest relevant keys
+                bstar = 0
+                acc = 0
+                for bb in range(255, -1, -1):
+                    acc += hist[bb]
+                    if acc >= full:
+                        bstar = bb
+                        break
+                for c in range(c0, c1):
+                    if min(np.int32((scores[i, c] - mn) * scale), 255) < bstar:
+                        continue
+                    key = _key(bits[i, c], order[c])
                     if key > thr:
                         bk[m] = key
                         bi[m] = c + base
@@ -199,8 +230,9 @@ def fused_pass(
 
     ``rk_sorted`` (rows, r) holds each row's relevant keys ascending, of which the first ``zeros[row]`` are
     padding (key 0). Column ``c`` of the block is document ``base + c``; ``atom[c] < 0`` skips it. Columns
-    should be grouped by atom: the kernel walks each run of one atom, gathers the keys above the atom's current
-    k-th largest, and keeps the top ``cap`` by quickselect (linear time; a heap churns when runs are short).
+    should be grouped by atom: for each run of one atom the kernel makes a 256-bucket histogram of the scores
+    (with the rank counts), then gathers only the keys in the bucket holding the run's ``cap``-th largest score or
+    above, and keeps the top ``cap`` by quickselect: linear time, and only ~``cap`` keys are ever selected among.
     State (``heap_*``, ``cnt``) carries over between blocks of the same rows.
     """
     scores = np.ascontiguousarray(scores, dtype=np.float32)
@@ -216,7 +248,7 @@ def fused_pass(
         # runs are contiguous: pass starts and ends as one flat array of boundaries per run
         flat_ptr = np.empty(2 * len(seg_ptr), dtype=np.int64)
         flat_ptr[0::2], flat_ptr[1::2] = seg_ptr[:, 0], seg_ptr[:, 1]
-        _fused_numba(scores.view(np.uint32), order, np.ascontiguousarray(seg_atom[keep]), flat_ptr, base,
+        _fused_numba(scores, scores.view(np.uint32), order, np.ascontiguousarray(seg_atom[keep]), flat_ptr, base,
                      rk_sorted, zeros, cap, heap_k, heap_i, heap_n, cnt)
         return
     keys = sort_keys_2d(scores, order)  # pure-numpy fallback: the same state updates, vectorised per atom
