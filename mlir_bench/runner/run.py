@@ -29,7 +29,6 @@ from ..results.trec import write_trec_run
 from ..scoring.metrics import evaluate, parse
 from ..search import SearchResult, doc_id_order, exact_search, pad_relevant
 from ..tasks import Cell, TaskData, load_task
-from .analysis import language_analysis
 from .sharded import StoreRows, encode_pool, measure_ann, search_cells_sharded, wants_shards
 
 DEFAULT_METRICS = ["map", "map@100", "recall@1", "recall@10", "recall@100", "ndcg@10", "ndcg@20", "mrr@10"]
@@ -259,8 +258,8 @@ def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
     settings = macro_average(cells, metrics)
     score_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    bias = language_analysis(task, searched, qv, dv, Path(cfg.output_dir) / "figures" / out_path.stem,
-                             f"{meta.name} on {task.spec.name}") if cfg.bias else None
+    bias = _bias(cfg, task, searched, qv, dv, Path(cfg.output_dir) / "figures" / out_path.stem,
+                 f"{meta.name} on {task.spec.name}") if cfg.bias else None
     bias_s = time.perf_counter() - t0
     runs_s = 0.0
     if cfg.runs_dir:
@@ -369,6 +368,26 @@ def search_cells(task: TaskData, qv: Any, dv: Any, *, k: int, checkpoint: Any = 
             checkpoint.save(key, found)
         out.update(found)
     return out
+
+
+def _bias(cfg: RunConfig, task: TaskData, searched: dict[str, SearchResult], qv: Any, dv: Any,
+          figure_dir: Path, title: str) -> dict[str, Any] | None:
+    """The bias section (:func:`.analysis.language_analysis`), memoised beside the search checkpoints when the
+    vectors are in memory (see :mod:`.memo`); imported here, so runs that reuse a result never load scipy.stats."""
+    from .analysis import language_analysis
+    from .memo import memo_analysis, task_digest
+
+    def compute() -> dict[str, Any] | None:
+        return language_analysis(task, searched, qv, dv, figure_dir, title)
+
+    root = getattr(cfg.cache, "root", None)
+    dense_or_sparse = all(isinstance(x, np.ndarray) or sp.issparse(x) for x in (qv, dv))
+    if root is None or not dense_or_sparse:
+        return compute()
+    from ..search.checkpoint import SEARCH_VERSION, matrix_digest
+
+    parts = [SEARCH_VERSION, matrix_digest(qv), matrix_digest(dv), task_digest(task), f"k={cfg.k}", title]
+    return memo_analysis(Path(root) / "searches", parts, figure_dir, compute)
 
 
 def _search_checkpoint(cache: Any) -> Any:
