@@ -178,19 +178,17 @@ def exact_search(
         rel_scores[q0:q1] = np.where(valid_p[q0:q1], keys_to_scores(rkeys), np.nan)
         rperm = np.argsort(rkeys, axis=1, kind="stable")
         rk_sorted = np.ascontiguousarray(np.take_along_axis(rkeys, rperm, axis=1))
-        zeros = np.count_nonzero(rk_sorted == 0, axis=1).astype(np.int64)
         heap_k = np.zeros((nq, n_atoms, kcap), dtype=np.uint64)
         heap_i = np.full((nq, n_atoms, kcap), -1, dtype=np.int64)
         heap_n = np.zeros((nq, n_atoms), dtype=np.int64)
-        cnt = np.zeros((nq, n_atoms, max_rel + 1), dtype=np.int64)
+        above = np.zeros((nq, n_atoms, max_rel), dtype=np.int64)  # columns with a key > each relevant key
         for d0, d1 in chunks:
             block = blocks.pop(d0, None)
             if block is None:
                 block = _scores(qc, docs[d0:d1])
-            fused_pass(block, order[d0:d1], atom[d0:d1], d0, rk_sorted, zeros, cap, heap_k, heap_i, heap_n, cnt)
+            fused_pass(block, order[d0:d1], atom[d0:d1], d0, rk_sorted, cap, heap_k, heap_i, heap_n, above)
             del block
-        # greater-than counts per sorted relevant key: suffix sums of the histogram, then back to input order
-        above = np.cumsum(cnt[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]  # (nq, A, max_rel)
+        # greater-than counts per sorted relevant key, summed over the view's atoms, then back to input order
         for nm in names:
             ats = atoms_of[names.index(nm)]
             g_sorted = above[:, ats, :].sum(axis=1)

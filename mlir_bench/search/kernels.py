@@ -126,9 +126,13 @@ try:  # numba ships with ranx, a core dependency; the fallback keeps search usab
             b = b | np.uint64(0x80000000)
         return (b << np.uint64(32)) | order
 
+    @numba.njit(cache=True, inline="always")
+    def _bucket(x, mn, scale):  # pragma: no cover - compiled
+        return min(np.int32((x - mn) * scale), 255)
+
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def _fused_numba(scores, bits, order, seg_atom, seg_ptr, base, rk, zeros, cap, top_k, top_i, top_n,
-                     cnt):  # pragma: no cover - compiled
+    def _fused_numba(scores, bits, order, seg_atom, seg_ptr, base, rk, rs, cap, top_k, top_i, top_n,
+                     greater):  # pragma: no cover - compiled
         n = bits.shape[0]
         r = rk.shape[1]
         width = top_k.shape[2]
@@ -136,10 +140,9 @@ try:  # numba ships with ranx, a core dependency; the fallback keeps search usab
         for i in numba.prange(n):
             bk = np.empty(size, dtype=np.uint64)
             bi = np.empty(size, dtype=np.int64)
-            hist = np.zeros(256, dtype=np.int64)
-            z = zeros[i]
-            lo = rk[i, z] if z < r else np.uint64(0xFFFFFFFFFFFFFFFF)
-            rki = rk[i]
+            hist = np.zeros(257, dtype=np.int64)
+            rel_b = np.empty(r, dtype=np.int64)
+            flag = np.zeros(257, dtype=np.bool_)
             for s in range(seg_atom.shape[0]):
                 a = seg_atom[s]
                 c0 = seg_ptr[2 * s]
@@ -157,8 +160,9 @@ try:  # numba ships with ranx, a core dependency; the fallback keeps search usab
                     thr = bk[0]
                     for t in range(1, m):
                         thr = min(thr, bk[t])
-                # A 256-bucket histogram of the scores (monotone in the score) finds the bucket holding this
-                # run's full-th largest; only scores in that bucket or above can be in its top list.
+                # A 256-bucket histogram of the scores; the bucket is monotone in the score, so a column in a
+                # higher bucket than x has a larger key than x and one in a lower bucket a smaller key: only the
+                # columns sharing a bucket with the run's cap-th largest or with a relevant key are compared.
                 mn = np.float32(np.inf)
                 mx = np.float32(-np.inf)
                 for c in range(c0, c1):
@@ -170,13 +174,7 @@ try:  # numba ships with ranx, a core dependency; the fallback keeps search usab
                     scale = np.float32(255.0 / (np.float64(mx) - np.float64(mn)))
                 hist[:] = 0
                 for c in range(c0, c1):
-                    hist[min(np.int32((scores[i, c] - mn) * scale), 255)] += 1
-                    key = _key(bits[i, c], order[c])
-                    if key > lo:
-                        j = 0
-                        for t in range(r):  # branch-free: the j smallest relevant keys are below key
-                            j += key > rki[t]
-                        cnt[i, a, j] += 1  # key exceeds exactly the j smallest relevant keys
+                    hist[_bucket(scores[i, c], mn, scale)] += 1
                 bstar = 0
                 acc = 0
                 for bb in range(255, -1, -1):
@@ -184,11 +182,36 @@ try:  # numba ships with ranx, a core dependency; the fallback keeps search usab
                     if acc >= full:
                         bstar = bb
                         break
+                # suffix sums: hist[b] becomes the number of columns in buckets > b
+                acc = 0
+                for bb in range(255, -1, -1):
+                    h = hist[bb]
+                    hist[bb] = acc
+                    acc += h
+                n_flag = 0
+                for t in range(r):
+                    rel_b[t] = -2
+                    if rk[i, t] == 0 or rs[i, t] < mn:  # padding, or below every column of the run
+                        greater[i, a, t] += c1 - c0
+                    elif rs[i, t] > mx:  # above every column
+                        pass
+                    else:
+                        b = _bucket(rs[i, t], mn, scale)
+                        greater[i, a, t] += hist[b]  # the columns in higher buckets
+                        rel_b[t] = b
+                        if not flag[b]:
+                            flag[b] = True
+                            n_flag += 1
                 for c in range(c0, c1):
-                    if min(np.int32((scores[i, c] - mn) * scale), 255) < bstar:
+                    b = _bucket(scores[i, c], mn, scale)
+                    if b < bstar and not flag[b]:
                         continue
                     key = _key(bits[i, c], order[c])
-                    if key > thr:
+                    if flag[b]:
+                        for t in range(r):
+                            if rel_b[t] == b and key > rk[i, t]:
+                                greater[i, a, t] += 1
+                    if b >= bstar and key > thr:
                         bk[m] = key
                         bi[m] = c + base
                         m += 1
@@ -198,6 +221,10 @@ try:  # numba ships with ranx, a core dependency; the fallback keeps search usab
                             thr = bk[0]
                             for t in range(1, m):
                                 thr = min(thr, bk[t])
+                if n_flag:
+                    for t in range(r):
+                        if rel_b[t] >= 0:
+                            flag[rel_b[t]] = False
                 if m > full:
                     _select_top(bk, bi, m, full)
                     m = full
@@ -217,23 +244,22 @@ def fused_pass(
     atom: np.ndarray,
     base: int,
     rk_sorted: np.ndarray,
-    zeros: np.ndarray,
     cap: np.ndarray,
     heap_k: np.ndarray,
     heap_i: np.ndarray,
     heap_n: np.ndarray,
-    cnt: np.ndarray,
+    greater: np.ndarray,
 ) -> None:
     """One pass over a (rows, cols) float32 score block that updates, per row and per atom (a group of columns
-    that belong to the same views), the (unordered) list of its ``cap[atom]`` largest sort keys and the histogram
-    ``cnt[row, atom, j]`` = number of columns whose key exceeds exactly the ``j`` smallest relevant keys.
+    that belong to the same views), the (unordered) list of its ``cap[atom]`` largest sort keys, and
+    ``greater[row, atom, t]`` += the number of its columns whose key exceeds ``rk_sorted[row, t]``.
 
-    ``rk_sorted`` (rows, r) holds each row's relevant keys ascending, of which the first ``zeros[row]`` are
-    padding (key 0). Column ``c`` of the block is document ``base + c``; ``atom[c] < 0`` skips it. Columns
-    should be grouped by atom: for each run of one atom the kernel makes a 256-bucket histogram of the scores
-    (with the rank counts), then gathers only the keys in the bucket holding the run's ``cap``-th largest score or
-    above, and keeps the top ``cap`` by quickselect: linear time, and only ~``cap`` keys are ever selected among.
-    State (``heap_*``, ``cnt``) carries over between blocks of the same rows.
+    ``rk_sorted`` (rows, r) holds each row's relevant keys ascending; 0 is padding (every column counts as greater;
+    the caller masks it). Column ``c`` of the block is document ``base + c``; ``atom[c] < 0`` skips it. Columns
+    should be grouped by atom: for each run of one atom the kernel makes a 256-bucket histogram of the scores,
+    then looks at the keys of only the columns that share a bucket with the run's ``cap``-th largest score (or lie
+    above it) or with a relevant score; the top ``cap`` are kept by quickselect. Linear time, branch-light.
+    State (``heap_*``, ``greater``) carries over between blocks of the same rows.
     """
     scores = np.ascontiguousarray(scores, dtype=np.float32)
     order = np.ascontiguousarray(order, dtype=np.uint64)
@@ -248,23 +274,18 @@ def fused_pass(
         # runs are contiguous: pass starts and ends as one flat array of boundaries per run
         flat_ptr = np.empty(2 * len(seg_ptr), dtype=np.int64)
         flat_ptr[0::2], flat_ptr[1::2] = seg_ptr[:, 0], seg_ptr[:, 1]
+        rs = _key_scores(rk_sorted)
         _fused_numba(scores, scores.view(np.uint32), order, np.ascontiguousarray(seg_atom[keep]), flat_ptr, base,
-                     rk_sorted, zeros, cap, heap_k, heap_i, heap_n, cnt)
+                     np.ascontiguousarray(rk_sorted), rs, cap, heap_k, heap_i, heap_n, greater)
         return
     keys = sort_keys_2d(scores, order)  # pure-numpy fallback: the same state updates, vectorised per atom
-    rows = np.arange(keys.shape[0])
     for a in range(cap.shape[0]):
         cols = np.flatnonzero(atom == a)
         if cols.size == 0:
             continue
         vk = keys[:, cols]
-        j = np.zeros(vk.shape, dtype=np.int64)
         for t in range(rk_sorted.shape[1]):
-            j += vk > rk_sorted[:, t : t + 1]
-        above = vk > rk_sorted[rows, np.minimum(zeros, rk_sorted.shape[1] - 1)][:, None]
-        above &= (zeros < rk_sorted.shape[1])[:, None]
-        for t in range(rk_sorted.shape[1] + 1):
-            cnt[:, a, t] += np.count_nonzero(above & (j == t), axis=1)
+            greater[:, a, t] += np.count_nonzero(vk > rk_sorted[:, t : t + 1], axis=1)
         c_a = int(cap[a])
         allk = np.concatenate([heap_k[:, a, :c_a], vk], axis=1)
         alli = np.concatenate([heap_i[:, a, :c_a], np.broadcast_to(cols + base, vk.shape)], axis=1)
@@ -275,6 +296,14 @@ def fused_pass(
         heap_n[:, a] = np.minimum(valid.sum(axis=1), c_a)
         heap_k[:, a, :c_a] = np.take_along_axis(allk, part, axis=1)
         heap_i[:, a, :c_a] = np.take_along_axis(alli, part, axis=1)
+
+
+def _key_scores(keys: np.ndarray) -> np.ndarray:
+    """The float32 scores inside sort keys (the inverse of the score part of sort_keys_2d)."""
+    bits = keys >> np.uint64(32)
+    pos = (bits & np.uint64(0x80000000)) != 0
+    bits = np.where(pos, bits & np.uint64(0x7FFFFFFF), np.uint64(0xFFFFFFFF) - bits)
+    return np.ascontiguousarray(bits.astype(np.uint32).view(np.float32))
 
 
 def count_greater(keys: np.ndarray, cols: np.ndarray, rkeys: np.ndarray, out: np.ndarray) -> None:
