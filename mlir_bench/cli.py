@@ -239,6 +239,24 @@ def check(
         raise SystemExit(1)
 
 
+@app.command("train-reference")
+def train_reference(
+    method: Annotated[str, typer.Option(help="kd-only, mimo, x-x-mono, x-y or hybrid.")] = "mimo",
+    recipe: Annotated[str, typer.Option(help="smoke, cpu-small, paper, or a recipe .toml path.")] = "cpu-small",
+    output_dir: Annotated[Path, typer.Option(help="Checkpoint folder (a sentence-transformers model).")] = Path("models/cpu-small"),
+    data_dir: Annotated[Path | None, typer.Option(help="Data root (else $MLIR_BENCH_DATA).")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train a reference student (MIMO or a baseline); evaluate it with `mlir-bench run --model <folder>`."""
+    from .data.fetch import data_root
+    from .training.api import train_reference as _train
+
+    out_path = _train(recipe, method, output_dir / method, data_dir=data_root(data_dir), seed=seed,
+                      progress=progress)
+    out.print(f"trained {method} ({recipe}) -> {out_path}")
+
+
 @app.command("list-tasks")
 def list_tasks() -> None:
     """The registered tasks."""

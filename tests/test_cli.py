@@ -15,7 +15,7 @@ from mlir_bench.results.trec import read_trec_run
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", "from mlir_bench.cli import main; main()", *args],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=900)
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=1800)
 
 
 @pytest.fixture(scope="module")
