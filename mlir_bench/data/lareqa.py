@@ -94,6 +94,8 @@ def read_lareqa(path: str | Path) -> LareqaFile:
             for qi, qa in enumerate(_field(para, "qas", list, path, where)):
                 w = f"{where}.qas[{qi}]"
                 qid = _field(qa, "id", str, path, w)
+                if not qid.strip():
+                    raise DataError(path, "question id is empty, expected a non-empty id", where=w)
                 qtext = _field(qa, "question", str, path, w)
                 if not qtext.strip():
                     raise DataError(path, "question text is empty, expected a question", where=f"{w} id={qid}")
