@@ -97,9 +97,7 @@ class MuseEncoder:
         progress: Progress | None = None,
     ) -> np.ndarray:
         """L2-normalised (len(texts), 512) float32, rows in the input order."""
-        if role not in ("query", "document"):
-            raise ModelError(f"model {NAME}: unknown role {role!r}")
-        items = check_texts(texts, NAME)
+        items = check_texts(texts, NAME, role)
         return encode_batches(items, batch_size or self.batch_size, self.model.encode, 512, progress)
 
 

@@ -302,8 +302,10 @@ def encode_batches(
     return out
 
 
-def check_texts(texts: Sequence[str], model: str) -> list[str]:
-    """Texts as a list of str; a non-str item is a ModelError naming its position."""
+def check_texts(texts: Sequence[str], model: str, role: str | None = None) -> list[str]:
+    """Texts as a list of str; a non-str item (or a role other than query/document) is a ModelError."""
+    if role is not None and role not in ("query", "document"):
+        raise ModelError(f"model {model}: unknown role {role!r}")
     if isinstance(texts, str):
         raise ModelError(f"model {model}: encode() takes a sequence of texts, not one str")
     out = list(texts)

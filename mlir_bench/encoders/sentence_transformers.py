@@ -94,9 +94,7 @@ class SentenceTransformerEncoder:
         progress: Progress | None = None,
     ) -> np.ndarray:
         """Vectors for ``texts`` in ``role``: (len(texts), dim) float32, L2-normalised when meta.normalize."""
-        if role not in ("query", "document"):
-            raise ModelError(f"model {self.meta.name}: unknown role {role!r}")
-        items = check_texts(texts, self.meta.name)
+        items = check_texts(texts, self.meta.name, role)
         prompt = self.meta.prompt(role)
         # sentence-transformers >= 5 (the one with encode_query) routes Router models by task
         task = {"task": role} if hasattr(self.model, "encode_query") else {}

@@ -159,9 +159,7 @@ class MtebEncoder:
         """Vectors for ``texts`` in ``role`` from the mteb model: float32, L2-normalised for cosine models."""
         from mteb.types import PromptType
 
-        if role not in ("query", "document"):
-            raise ModelError(f"model {self.meta.name}: unknown role {role!r}")
-        items = check_texts(texts, self.meta.name)
+        items = check_texts(texts, self.meta.name, role)
         bs = batch_size or self.batch_size
         ptype = PromptType.query if role == "query" else PromptType.document
         with _quiet_datasets():

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .base import SearchResult
-from .kernels import fused_pass
+from .kernels import fused_pass, keys_to_scores, sort_keys
 
 Matrix = np.ndarray | sp.spmatrix | sp.sparray
 DEFAULT_BUDGET = 256 * 2**20  # bytes of score keys held at once
@@ -32,22 +32,6 @@ def doc_id_order(doc_ids: Sequence[str]) -> np.ndarray:
     order = np.empty(len(doc_ids), dtype=np.uint64)
     order[np.argsort(np.asarray(doc_ids, dtype=object), kind="stable")] = np.arange(len(doc_ids), dtype=np.uint64)
     return order
-
-
-def sort_keys(scores: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """uint64 keys whose descending order is (score desc, id desc). ``scores`` is float32, any shape."""
-    bits = np.ascontiguousarray(scores, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    neg = (bits & np.uint64(0x80000000)) != 0
-    bits = np.where(neg, np.uint64(0xFFFFFFFF) - bits, bits | np.uint64(0x80000000))
-    return (bits << np.uint64(32)) | order
-
-
-def keys_to_scores(keys: np.ndarray) -> np.ndarray:
-    """Invert :func:`sort_keys` for the score part."""
-    bits = keys >> np.uint64(32)
-    pos = (bits & np.uint64(0x80000000)) != 0
-    bits = np.where(pos, bits & np.uint64(0x7FFFFFFF), np.uint64(0xFFFFFFFF) - bits)
-    return bits.astype(np.uint32).view(np.float32)
 
 
 def pad_relevant(relevant: Sequence[Sequence[int]]) -> np.ndarray:

@@ -274,7 +274,7 @@ def fused_pass(
         # runs are contiguous: pass starts and ends as one flat array of boundaries per run
         flat_ptr = np.empty(2 * len(seg_ptr), dtype=np.int64)
         flat_ptr[0::2], flat_ptr[1::2] = seg_ptr[:, 0], seg_ptr[:, 1]
-        rs = _key_scores(rk_sorted)
+        rs = np.ascontiguousarray(keys_to_scores(rk_sorted))
         _fused_numba(scores, scores.view(np.uint32), order, np.ascontiguousarray(seg_atom[keep]), flat_ptr, base,
                      np.ascontiguousarray(rk_sorted), rs, cap, heap_k, heap_i, heap_n, greater)
         return
@@ -298,12 +298,20 @@ def fused_pass(
         heap_i[:, a, :c_a] = np.take_along_axis(alli, part, axis=1)
 
 
-def _key_scores(keys: np.ndarray) -> np.ndarray:
-    """The float32 scores inside sort keys (the inverse of the score part of sort_keys_2d)."""
+def sort_keys(scores: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """uint64 keys whose descending order is (score desc, id desc). ``scores`` is float32, any shape."""
+    bits = np.ascontiguousarray(scores, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    neg = (bits & np.uint64(0x80000000)) != 0
+    bits = np.where(neg, np.uint64(0xFFFFFFFF) - bits, bits | np.uint64(0x80000000))
+    return (bits << np.uint64(32)) | order
+
+
+def keys_to_scores(keys: np.ndarray) -> np.ndarray:
+    """Invert :func:`sort_keys` for the score part."""
     bits = keys >> np.uint64(32)
     pos = (bits & np.uint64(0x80000000)) != 0
     bits = np.where(pos, bits & np.uint64(0x7FFFFFFF), np.uint64(0xFFFFFFFF) - bits)
-    return np.ascontiguousarray(bits.astype(np.uint32).view(np.float32))
+    return bits.astype(np.uint32).view(np.float32)
 
 
 def count_greater(keys: np.ndarray, cols: np.ndarray, rkeys: np.ndarray, out: np.ndarray) -> None:
@@ -323,10 +331,7 @@ def sort_keys_2d(scores: np.ndarray, order: np.ndarray) -> np.ndarray:
     if HAVE_NUMBA:
         _sort_keys_numba(scores.view(np.uint32), np.ascontiguousarray(order, dtype=np.uint64), out)
         return out
-    bits = scores.view(np.uint32).astype(np.uint64)
-    neg = (bits & np.uint64(0x80000000)) != 0
-    bits = np.where(neg, np.uint64(0xFFFFFFFF) - bits, bits | np.uint64(0x80000000))
-    out[...] = (bits << np.uint64(32)) | order[None, :]
+    out[...] = sort_keys(scores, np.asarray(order, dtype=np.uint64)[None, :])
     return out
 
 
