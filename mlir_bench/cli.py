@@ -207,6 +207,52 @@ def leaderboard(
 
 
 @app.command()
+def compare(
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Models to compare (names as in their results, "
+                                              "or the path/id given to run); repeat or comma-separate.")],
+    task: Annotated[str, typer.Option("--task", "-t", help="Task name.")] = "xquad-r",
+    setting: Annotated[str, typer.Option(help="Setting: mono, multi, ... (whose cells have per-query values).")] = "multi",
+    metric: Annotated[str, typer.Option(help="Per-query statistic: a metric (map, ndcg@10, ...) or a bias "
+                                        "statistic (rank_distance, mrc@10, peer@20, tlr@10, tlr@100, "
+                                        "own_language_share@10).")] = "map",
+    results_dir: Annotated[Path, typer.Option(help="Folder of result JSON and per-query sidecars.")] = Path("results"),
+    text_mode: Annotated[str, typer.Option(help="Candidate text mode of the results.")] = "sentence",
+    test: Annotated[str, typer.Option(help="fisher (paired randomization) or student (paired t-test).")] = "fisher",
+    permutations: Annotated[int, typer.Option(min=100, help="Sign flips for the randomization test.")] = 10_000,
+    alpha: Annotated[float, typer.Option(help="Family-wise level after Holm's correction.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Seed of the randomization test.")] = 42,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")] = None,
+) -> None:
+    """Paired significance tests between models on one task's per-query values (Holm-corrected)."""
+    from .io import write_json
+    from .leaderboard.compare import compare_models
+
+    mc = compare_models(results_dir, task, _split(model), setting=setting, metric=metric, text_mode=text_mode,
+                        test=test, n_permutations=permutations, seed=seed, alpha=alpha)
+    c = mc.comparison
+    arrow = "lower is better" if mc.lower_is_better else "higher is better"
+    t = Table(title=f"{task} · {setting} · {metric} ({arrow}) · {c.n_queries} paired queries, {c.n_cells} cells · "
+                    f"{test}, Holm over {len(c.models) * (len(c.models) - 1) // 2} pairs")
+    t.add_column("#")
+    t.add_column("model")
+    t.add_column(metric, justify="right")
+    t.add_column("rank interval", justify="right")
+    for i in range(len(c.models)):
+        t.add_column(f"p vs {i + 1}", justify="right")
+    for i, name in enumerate(c.models):
+        ps = []
+        for j in range(len(c.models)):
+            p = c.p_adjusted[i][j]
+            ps.append("" if p is None else f"{p:.4f}{'*' if c.better[i][j] or c.better[j][i] else ''}")
+        lo, hi = c.rank_interval[i]
+        t.add_row(str(i + 1), name, f"{mc.means[i]:.4f}", f"{lo}-{hi}" if lo != hi else str(lo), *ps)
+    out.print(t)
+    out.print(f"* Holm-adjusted p < {alpha}", highlight=False)
+    if json_out:
+        write_json(json_out, mc.to_dict())
+
+
+@app.command()
 def check(
     expected: Annotated[Path, typer.Option(help="Expected-scores TOML (Pyserini 2CR style).")] = Path("results/expected.toml"),
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Only conditions with this tag (e.g. fast); repeatable.")] = None,

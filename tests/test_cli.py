@@ -60,6 +60,16 @@ def test_run_files_and_per_query(bm25_xquad):
     assert len(run) == 1190 and all(len(v) == 100 for v in run.values())
     pq = json.loads(gzip.decompress((out / "xquad-r__bm25__sentence.perquery.json.gz").read_bytes()))
     assert len(pq["multi/en"]["qids"]) == 1190 and len(pq["multi/en"]["map"]) == 1190
+    # per-query bias values (for paired tests) are in the sidecar, and average to the result's figures
+    res = json.loads((out / "xquad-r__bm25__sentence.json").read_text())
+    assert "per_query" not in res["bias"]
+    b = pq["bias/multi/en"]
+    assert b["qids"] == pq["multi/en"]["qids"]
+    for stat in ("rank_distance", "tlr@100", "own_language_share@10", "mrc@10", "peer@20"):
+        vals = [v for v in b[stat] if v is not None]
+        assert len(vals) == 1190, stat
+        want = res["bias"]["per_language"][stat]["per_language"]["en"]
+        assert abs(sum(vals) / len(vals) - want) < 1e-5, stat
 
 
 def test_rerun_reuses_result(bm25_xquad):

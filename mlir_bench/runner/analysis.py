@@ -1,7 +1,9 @@
 """Language bias and embedding geometry for one run (SPEC §3), composed from the scoring functions.
 
 Computed in the Multi setting of any task whose queries are parallel (a ``groups`` column). Everything is
-written into the result JSON with the k values and sample sizes used; two heatmaps are drawn beside it.
+written into the result JSON with the k values and sample sizes used; two heatmaps are drawn beside it. The
+per-query values of the query-level statistics (:data:`PER_QUERY_STATS`) go into the per-query sidecar under
+``bias/multi/<query language>``, so that models can be compared on them with paired tests.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ TLR_KS = (10, 100)
 PREF_K = 10
 SAMPLE = 2000
 SEED = 0
+# query-level statistics whose per-query values are kept (sidecar key ``bias/<setting>/<query language>``)
+PER_QUERY_STATS = ("rank_distance", "mrc@10", "peer@20", "tlr@10", "tlr@100", f"own_language_share@{PREF_K}")
 
 DEFINITIONS = {
     "rank_distance": "max - min full-ranking rank of a query's parallel relevant documents (Elmahdy et al. 2024, "
@@ -81,24 +85,30 @@ def language_analysis(task: TaskData, searched: dict[str, SearchResult], qv: Any
         "mrc": list(MRC_KS), "peer": list(PEER_KS), "tlr": list(TLR_KS), "preference": PREF_K}}
     per: dict[str, Any] = {}
     summary: dict[str, Any] = {}
-    rd = B.summarize_by_language(B.rank_distance(rel_ranks, rel_idx), qlangs)
+    values: dict[str, np.ndarray] = {}  # per-query arrays of PER_QUERY_STATS, in ``qidx`` order
+    values["rank_distance"] = B.rank_distance(rel_ranks, rel_idx)
+    rd = B.summarize_by_language(values["rank_distance"], qlangs)
     per["rank_distance"] = rd
     summary["rank_distance"] = rd["macro"]
     qsub = qv[qidx]
     rc = B.rank_correlation_at(qsub, dv, top, qlangs, groups, ks=MRC_KS)
+    values["mrc@10"] = rc[10]
     for k in MRC_KS:
         s = B.summarize_by_language(rc[k], qlangs)
         per[f"mrc@{k}"] = s
         summary[f"mrc@{k}"] = s["macro"]
     for k in PEER_KS:
-        s = B.summarize_by_language(B.peer(rel_ranks, rel_idx, dlangs, k), qlangs)
+        values[f"peer@{k}"] = B.peer(rel_ranks, rel_idx, dlangs, k)
+        s = B.summarize_by_language(values[f"peer@{k}"], qlangs)
         per[f"peer@{k}"] = s
         summary[f"peer@{k}"] = s["micro"]
     for k in TLR_KS:
-        s = B.summarize_by_language(B.target_language_recall(rel_ranks, rel_idx, dlangs, qlangs, k), qlangs)
+        values[f"tlr@{k}"] = B.target_language_recall(rel_ranks, rel_idx, dlangs, qlangs, k)
+        s = B.summarize_by_language(values[f"tlr@{k}"], qlangs)
         per[f"tlr@{k}"] = s
         summary[f"tlr@{k}"] = s["macro"]
-    own = B.summarize_by_language(B.own_language_share(top, dlangs, qlangs, PREF_K), qlangs)
+    values[f"own_language_share@{PREF_K}"] = B.own_language_share(top, dlangs, qlangs, PREF_K)
+    own = B.summarize_by_language(values[f"own_language_share@{PREF_K}"], qlangs)
     per[f"own_language_share@{PREF_K}"] = own
     summary[f"own_language_share@{PREF_K}"] = own["macro"]
     pool = B.pool_language_shares(dlangs)
@@ -131,6 +141,26 @@ def language_analysis(task: TaskData, searched: dict[str, SearchResult], qv: Any
     out["summary"] = {k: _f(v) for k, v in summary.items()}
     out["per_language"] = per
     out["figures"] = figures
+    out["per_query"] = per_query_values(task, multi, values)
+    return out
+
+
+def per_query_values(task: TaskData, cells: list[Any], values: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``{"bias/<setting>/<cell>": {"qids": [...], stat: [value or None, ...]}}`` for the stats in ``values``.
+
+    ``values`` holds one array per statistic over the concatenated queries of ``cells`` (in cell order); an
+    undefined value (``nan``, e.g. the rank distance of a query with no relevant document) is ``None``.
+    """
+    out: dict[str, Any] = {}
+    start = 0
+    for c in cells:
+        n = len(c.query_idx)
+        entry: dict[str, Any] = {"qids": [task.queries.ids[i] for i in c.query_idx]}
+        for name in PER_QUERY_STATS:
+            if name in values:
+                entry[name] = [_f(v) for v in values[name][start:start + n]]
+        out[f"bias/{c.setting}/{c.name}"] = entry
+        start += n
     return out
 
 

@@ -303,6 +303,8 @@ def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
                                      "encoded": dstats.n_encoded}},
         },
     }
+    if bias and "per_query" in bias:  # per-query bias values live in the sidecar, not in the result JSON
+        per_query.update(bias.pop("per_query"))
     write_per_query(out_path.with_suffix(".perquery.json.gz"), per_query)
     write_json(out_path, result)
     rep.log(f"wrote {out_path}")

