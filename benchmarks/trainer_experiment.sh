@@ -36,9 +36,13 @@ for m in base "${METHODS[@]}"; do
   time mlir-bench run -m "$OUT/$m" -t xquad-r -t mlqa-r --dtype "$DTYPE" --no-progress
 done
 
+# paired randomization tests over queries (10,000 sign flips, Holm over the 15 pairs), written to results/claims/
+mkdir -p results/claims
 for task in xquad-r mlqa-r; do
-  M=(); for m in base "${METHODS[@]}"; do M+=(-m "$OUT/$m"); done
-  mlir-bench compare -t "$task" "${M[@]}" --metric map --setting multi
-  mlir-bench compare -t "$task" "${M[@]}" --metric map --setting mono
-  mlir-bench compare -t "$task" "${M[@]}" --metric rank_distance --setting multi
+  M=(); for m in base "${METHODS[@]}"; do M+=(-m "st:$OUT/$m"); done
+  for spec in multi:map mono:map multi:rank_distance multi:tlr@10 multi:mrc@10; do
+    setting="${spec%%:*}"; metric="${spec#*:}"
+    mlir-bench compare -t "$task" "${M[@]}" --setting "$setting" --metric "$metric" \
+      --json "results/claims/${RECIPE}__${task}__${setting}__${metric}.json"
+  done
 done

@@ -1,0 +1,67 @@
+"""The papers' claims against the reference-trainer experiment: a Markdown table from results/claims/*.json.
+
+Each claim is "A beats B" on one task, setting and statistic (for rank distance, "beats" means lower). The
+verdict reads the paired randomization test that ``mlir-bench compare`` wrote (Holm-adjusted over all pairs of
+the six models): "holds" (A better, p < .05), "direction only" (A better, not significant), "not supported" (B
+better, not significant) or "reversed" (B significantly better).
+
+Usage: python benchmarks/claims_table.py [results/claims] [recipe]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+# (claim, source, setting, metric, A, B)
+CLAIMS = [
+    ("MIMO > XLCO (Multi mAP)", "MIMO", "multi", "map", "mimo", "x-y"),
+    ("XLCO > InfoNCE (Multi mAP)", "MIMO", "multi", "map", "x-y", "x-x-mono"),
+    ("MIMO > InfoNCE (Multi mAP)", "MIMO", "multi", "map", "mimo", "x-x-mono"),
+    ("MIMO less biased than XLCO (rank distance)", "MIMO", "multi", "rank_distance", "mimo", "x-y"),
+    ("MIMO less biased than InfoNCE (rank distance)", "MIMO", "multi", "rank_distance", "mimo", "x-x-mono"),
+    ("MIMO more cross-lingual recall than XLCO (TLR@10)", "MIMO", "multi", "tlr@10", "mimo", "x-y"),
+    ("hybrid > X-Y (Multi mAP)", "Elmahdy", "multi", "map", "hybrid", "x-y"),
+    ("X-Y > X-X-mono (Multi mAP)", "Elmahdy", "multi", "map", "x-y", "x-x-mono"),
+    ("hybrid ≈ X-X-mono (Mono mAP)", "Elmahdy", "mono", "map", "hybrid", "x-x-mono"),
+    ("every method > untrained (Multi mAP): MIMO", "-", "multi", "map", "mimo", "base"),
+]
+
+
+def load(folder: Path, recipe: str, task: str, setting: str, metric: str) -> dict | None:
+    p = folder / f"{recipe}__{task}__{setting}__{metric}.json"
+    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+
+
+def verdict(better: bool, p: float, approx: bool) -> str:
+    if approx:
+        return "holds (no significant difference)" if p >= 0.05 else "does not hold (significant difference)"
+    if better:
+        return "**holds**" if p < 0.05 else "direction only (n.s.)"
+    return "**reversed**" if p < 0.05 else "not supported (n.s.)"
+
+
+def main() -> None:
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results/claims")
+    recipe = sys.argv[2] if len(sys.argv) > 2 else "cpu-small"
+    print("| claim (source) | task | A | B | Holm p | verdict |")
+    print("|---|---|---:|---:|---:|---|")
+    for claim, source, setting, metric, a, b in CLAIMS:
+        for task in ("xquad-r", "mlqa-r"):
+            d = load(folder, recipe, task, setting, metric)
+            if d is None:
+                print(f"| {claim} ({source}) | {task} | | | | not run |")
+                continue
+            names = {m.rsplit("/", 1)[-1]: i for i, m in enumerate(d["models"])}
+            ia, ib = names[a], names[b]
+            ma, mb = d["means"][ia], d["means"][ib]
+            p = d["p_adjusted"][ia][ib]
+            better = (ma < mb) if d["lower_is_better"] else (ma > mb)
+            fmt = "{:.1f}" if metric == "rank_distance" else "{:.4f}"
+            print(f"| {claim} ({source}) | {task} | {fmt.format(ma)} | {fmt.format(mb)} | {p:.4f} | "
+                  f"{verdict(better, p, '≈' in claim)} |")
+
+
+if __name__ == "__main__":
+    main()
