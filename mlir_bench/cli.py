@@ -288,8 +288,9 @@ def check(
 @app.command("train-reference")
 def train_reference(
     method: Annotated[str, typer.Option(help="kd-only, mimo, x-x-mono, x-y or hybrid.")] = "mimo",
-    recipe: Annotated[str, typer.Option(help="smoke, cpu-small, paper, or a recipe .toml path.")] = "cpu-small",
-    output_dir: Annotated[Path, typer.Option(help="Checkpoint folder (a sentence-transformers model).")] = Path("models/cpu-small"),
+    recipe: Annotated[str, typer.Option(help="smoke, cpu-small, cpu-medium, paper, or a recipe .toml path.")] = "cpu-small",
+    output_dir: Annotated[Path | None, typer.Option(help="Parent folder of the checkpoints: the student goes to "
+                                                    "OUTPUT_DIR/METHOD (default: models/<recipe name>).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Data root (else $MLIR_BENCH_DATA).")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -298,6 +299,10 @@ def train_reference(
     from .data.fetch import data_root
     from .training.api import train_reference as _train
 
+    if output_dir is None:
+        from .training.recipes import load_recipe
+
+        output_dir = Path("models") / load_recipe(recipe).name
     out_path = _train(recipe, method, output_dir / method, data_dir=data_root(data_dir), seed=seed,
                       progress=progress)
     out.print(f"trained {method} ({recipe}) -> {out_path}")

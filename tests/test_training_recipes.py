@@ -64,3 +64,29 @@ def test_paper_stops_offline_with_one_line(tmp_path, monkeypatch):
         train_reference("paper", "mimo", tmp_path / "out", data_dir=tmp_path)
     assert "HF_HUB_OFFLINE=1" in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_cpu_medium_extends_cpu_small_with_four_times_the_budget():
+    small, medium = load_recipe("cpu-small"), load_recipe("cpu-medium")
+    assert medium.name == "cpu-medium" and medium.sha256 != small.sha256
+    assert {medium.settings(m).steps for m in list_methods()} == {4 * small.settings("x-y").steps}
+    for m in list_methods():  # everything but the budget is cpu-small's
+        assert medium.settings(m).learning_rate == small.settings(m).learning_rate
+        assert medium.settings(m).batch_size == small.settings(m).batch_size
+    assert medium.student == small.student and medium.teacher == small.teacher and medium.data == small.data
+
+
+def test_extends_merges_tables_and_rejects_cycles(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "smoke"\nname = "a"\n[train]\nsteps = 7\n[methods.x-y]\nscale = 5.0\n')
+    a = load_recipe(tmp_path / "a.toml")
+    smoke = load_recipe("smoke")
+    assert a.settings("x-y").steps == 7 and a.settings("x-y").scale == 5.0
+    assert a.settings("x-y").batch_size == smoke.settings("x-y").batch_size  # merged key by key
+    assert a.settings("kd-only").projection_learning_rate == smoke.settings("kd-only").projection_learning_rate
+    (tmp_path / "b.toml").write_text('extends = "c.toml"\nname = "b"\n')
+    (tmp_path / "c.toml").write_text('extends = "b.toml"\nname = "c"\n')
+    with pytest.raises(UserError, match="extend each other in a cycle"):
+        load_recipe(tmp_path / "b.toml")
+    (tmp_path / "d.toml").write_text('extends = "nope"\nname = "d"\n')
+    with pytest.raises(UserError, match="unknown recipe 'nope'"):
+        load_recipe(tmp_path / "d.toml")

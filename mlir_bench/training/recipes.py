@@ -1,7 +1,8 @@
 """Recipes (data files in ``recipes/*.toml``) and methods (code), and the settings one run gets from both.
 
 A recipe names the student, the teacher, the data and the budget, with a ``[train]`` table of defaults and a
-``[methods.<name>]`` table of per-method overrides. A method says which objective, which language plan and
+``[methods.<name>]`` table of per-method overrides. ``extends = "<recipe>"`` starts from another recipe (a
+shipped name, or a .toml path relative to this file) and overrides it table by table, key by key. A method says which objective, which language plan and
 which initialisation a run uses. Unknown keys are errors, so a typo never silently falls back to a default.
 """
 
@@ -152,7 +153,15 @@ def _table(raw: dict[str, Any], name: str, cls: type, path: Path, where: str) ->
         raise UserError(f"{path}: [{where}]: {exc}") from None
 
 
-def load_recipe(recipe: str | Path) -> Recipe:
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` applied: tables merge key by key, any other value replaces."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
+def load_recipe(recipe: str | Path, _chain: tuple[str, ...] = ()) -> Recipe:
     """Load a shipped recipe by name, or a recipe file by path."""
     path = Path(recipe)
     if not path.suffix:
@@ -167,9 +176,21 @@ def load_recipe(recipe: str | Path) -> Recipe:
         raw = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not valid TOML ({exc})") from None
-    top = {"name", "description", "requires", "data", "student", "teacher", "train", "methods"}
+    top = {"name", "description", "requires", "extends", "data", "student", "teacher", "train", "methods"}
     if unknown := sorted(set(raw) - top):
         raise UserError(f"{path}: unknown top-level key(s) {unknown}; expected some of {sorted(top)}")
+    digest = hashlib.sha256(data)
+    if "extends" in raw:
+        parent_ref = raw.pop("extends")
+        if not isinstance(parent_ref, str) or not parent_ref:
+            raise UserError(f"{path}: extends must name a recipe (a shipped name or a .toml path)")
+        here = str(path.resolve())
+        if here in _chain:
+            raise UserError(f"{path}: recipes extend each other in a cycle ({' -> '.join([*_chain, here])})")
+        parent_path: str | Path = path.parent / parent_ref if parent_ref.endswith(".toml") else parent_ref
+        parent = load_recipe(parent_path, (*_chain, here))
+        raw = _merge(parent.raw, raw)
+        digest.update(parent.sha256.encode())  # a change in the parent changes this recipe's identity
     for key in ("name", "student", "teacher", "data"):
         if key not in raw:
             raise UserError(f"{path}: missing [{key}]" if key != "name" else f"{path}: missing name = \"...\"")
@@ -181,7 +202,7 @@ def load_recipe(recipe: str | Path) -> Recipe:
             raise UserError(f"{path}: unknown key(s) {unknown} in [methods.{name}]; expected some of {sorted(allowed)}")
     parsed = Recipe(
         name=raw["name"], description=raw.get("description", ""), path=path,
-        sha256=hashlib.sha256(data).hexdigest(), requires=tuple(raw.get("requires", ())),
+        sha256=digest.hexdigest(), requires=tuple(raw.get("requires", ())),
         data=_table(raw, "data", DataSettings, path, "data"),
         student=_table(raw, "student", StudentSpec, path, "student"),
         teacher=_table(raw, "teacher", TeacherSpec, path, "teacher"),
