@@ -230,6 +230,8 @@ def compare(
     mc = compare_models(results_dir, task, _split(model), setting=setting, metric=metric, text_mode=text_mode,
                         test=test, n_permutations=permutations, seed=seed, alpha=alpha)
     c = mc.comparison
+    prefix = os.path.commonprefix(c.models) if len(c.models) > 1 else ""
+    prefix = prefix[: prefix.rfind("/") + 1] if "/" in prefix else ""  # shown once, in the caption
     arrow = "lower is better" if mc.lower_is_better else "higher is better"
     t = Table(title=f"{task} · {setting} · {metric} ({arrow}) · {c.n_queries} paired queries, {c.n_cells} cells · "
                     f"{test}, Holm over {len(c.models) * (len(c.models) - 1) // 2} pairs")
@@ -245,9 +247,11 @@ def compare(
             p = c.p_adjusted[i][j]
             ps.append("" if p is None else f"{p:.4f}{'*' if c.better[i][j] or c.better[j][i] else ''}")
         lo, hi = c.rank_interval[i]
-        t.add_row(str(i + 1), name, f"{mc.means[i]:.4f}", f"{lo}-{hi}" if lo != hi else str(lo), *ps)
-    out.print(t)
-    out.print(f"* Holm-adjusted p < {alpha}", highlight=False)
+        t.add_row(str(i + 1), name[len(prefix):], f"{mc.means[i]:.4f}", f"{lo}-{hi}" if lo != hi else str(lo), *ps)
+    wide = out if out.is_terminal else Console(width=max(out.width, 160))
+    wide.print(t)
+    wide.print(f"* Holm-adjusted p < {alpha}" + (f"; model names without the prefix {prefix!r}" if prefix else ""),
+               highlight=False, markup=False)
     if json_out:
         write_json(json_out, mc.to_dict())
 
