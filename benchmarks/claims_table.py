@@ -5,7 +5,7 @@ verdict reads the paired randomization test that ``mlir-bench compare`` wrote (H
 the six models): "holds" (A better, p < .05), "direction only" (A better, not significant), "not supported" (B
 better, not significant) or "reversed" (B significantly better).
 
-Usage: python benchmarks/claims_table.py [results/claims] [recipe]
+Usage: python benchmarks/claims_table.py [results/claims] [recipe ...]   (default: cpu-small cpu-medium)
 """
 
 from __future__ import annotations
@@ -42,25 +42,28 @@ def verdict(better: bool, p: float, approx: bool) -> str:
     return "**reversed**" if p < 0.05 else "not supported (n.s.)"
 
 
+def cell(folder: Path, recipe: str, task: str, setting: str, metric: str, a: str, b: str, claim: str) -> str:
+    d = load(folder, recipe, task, setting, metric)
+    if d is None:
+        return "not run | "
+    names = {m.rsplit("/", 1)[-1]: i for i, m in enumerate(d["models"])}
+    ia, ib = names[a], names[b]
+    ma, mb = d["means"][ia], d["means"][ib]
+    p = d["p_adjusted"][ia][ib]
+    better = (ma < mb) if d["lower_is_better"] else (ma > mb)
+    fmt = "{:.0f}" if metric == "rank_distance" else "{:.3f}"
+    return f"{fmt.format(ma)} vs {fmt.format(mb)} (p {p:.4f}) | {verdict(better, p, '≈' in claim)}"
+
+
 def main() -> None:
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results/claims")
-    recipe = sys.argv[2] if len(sys.argv) > 2 else "cpu-small"
-    print("| claim (source) | task | A | B | Holm p | verdict |")
-    print("|---|---|---:|---:|---:|---|")
+    recipes = sys.argv[2:] or ["cpu-small", "cpu-medium"]
+    print("| claim (source) | task | " + " | ".join(f"{r}: A vs B (Holm p) | verdict" for r in recipes) + " |")
+    print("|---|---|" + "---:|---|" * len(recipes))
     for claim, source, setting, metric, a, b in CLAIMS:
         for task in ("xquad-r", "mlqa-r"):
-            d = load(folder, recipe, task, setting, metric)
-            if d is None:
-                print(f"| {claim} ({source}) | {task} | | | | not run |")
-                continue
-            names = {m.rsplit("/", 1)[-1]: i for i, m in enumerate(d["models"])}
-            ia, ib = names[a], names[b]
-            ma, mb = d["means"][ia], d["means"][ib]
-            p = d["p_adjusted"][ia][ib]
-            better = (ma < mb) if d["lower_is_better"] else (ma > mb)
-            fmt = "{:.1f}" if metric == "rank_distance" else "{:.4f}"
-            print(f"| {claim} ({source}) | {task} | {fmt.format(ma)} | {fmt.format(mb)} | {p:.4f} | "
-                  f"{verdict(better, p, '≈' in claim)} |")
+            cells = [cell(folder, r, task, setting, metric, a, b, claim) for r in recipes]
+            print(f"| {claim} ({source}) | {task} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

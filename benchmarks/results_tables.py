@@ -73,13 +73,47 @@ def miracl_table(results: list[dict]) -> None:
               f"{fmt(s.get('recall@100'), '{:.4f}')} |")
 
 
+METHODS = ("kd-only", "mimo", "x-x-mono", "x-y", "hybrid")
+
+
+def trainer_table(results: list[dict], folder: Path, recipes: tuple[str, ...] = ("cpu-small", "cpu-medium")) -> None:
+    """Base and every trained method: Mono / Multi mAP and bias on both tasks, training wall time."""
+    by = {(r["model"]["name"], r["task"]["name"]): r for r in results if r["task"]["level"] == "sentence"}
+    print("| model | examples | XQuAD-R Mono | XQuAD-R Multi | XQuAD-R RD | own-lang@10 | TLR@10 | uniformity | "
+          "MLQA-R Mono | MLQA-R Multi | MLQA-R RD | train s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = [("st:models/cpu-small/base", "—", None)]
+    rows += [(f"st:models/{rc}/{m}", rc, m) for rc in recipes for m in METHODS]
+    for name, recipe, method in rows:
+        x, q = by.get((name, "xquad-r")), by.get((name, "mlqa-r"))
+        if x is None or q is None:
+            continue
+        bx, bq = x["bias"]["summary"], q["bias"]["summary"]
+        train, examples = "—", "0"
+        mpath = folder / "training" / str(recipe) / str(method) / "training_manifest.json"
+        if method and mpath.exists():
+            man = json.loads(mpath.read_text(encoding="utf-8"))
+            train = f"{man['training']['wall_seconds']:.0f}"
+            examples = f"{man['budget']['examples']:,}"
+        print(f"| {short(name)} | {examples} | {fmt(x['settings']['mono']['scores']['map'])} | "
+              f"**{fmt(x['settings']['multi']['scores']['map'])}** | {fmt(bx['rank_distance'], '{:.0f}')} | "
+              f"{fmt(bx['own_language_share@10'])} | {fmt(bx['tlr@10'])} | {fmt(bx['uniformity'])} | "
+              f"{fmt(q['settings']['mono']['scores']['map'])} | **{fmt(q['settings']['multi']['scores']['map'])}** | "
+              f"{fmt(bq['rank_distance'], '{:.0f}')} | {train} |")
+
+
 def main() -> None:
-    results = load(Path(sys.argv[1] if len(sys.argv) > 1 else "results"))
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
+    results = load(folder)
+    students = [r for r in results if r["model"]["name"].startswith("st:models/")]
+    results = [r for r in results if r not in students]
     sentence_table(results)
     print()
     passage_table(results)
     print()
     miracl_table(results)
+    print()
+    trainer_table(students, folder)
 
 
 if __name__ == "__main__":
