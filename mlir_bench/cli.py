@@ -51,6 +51,11 @@ class RichReporter:
             self.bar.stop()
 
 
+def _wide() -> Console:
+    """The standard output console, or a 200-column one when it is not a terminal (files, pipes, CI logs)."""
+    return out if out.is_terminal else Console(width=200)
+
+
 def _fmt(v: Any) -> str:
     return "—" if v is None else f"{v:.4f}"
 
@@ -248,7 +253,7 @@ def compare(
             ps.append("" if p is None else f"{p:.4f}{'*' if c.better[i][j] or c.better[j][i] else ''}")
         lo, hi = c.rank_interval[i]
         t.add_row(str(i + 1), name[len(prefix):], f"{mc.means[i]:.4f}", f"{lo}-{hi}" if lo != hi else str(lo), *ps)
-    wide = out if out.is_terminal else Console(width=max(out.width, 160))
+    wide = _wide()
     wide.print(t)
     wide.print(f"* Holm-adjusted p < {alpha}" + (f"; model names without the prefix {prefix!r}" if prefix else ""),
                highlight=False, markup=False)
@@ -310,6 +315,52 @@ def train_reference(
     out_path = _train(recipe, method, output_dir / method, data_dir=data_root(data_dir), seed=seed,
                       progress=progress)
     out.print(f"trained {method} ({recipe}) -> {out_path}")
+
+
+cache_app = typer.Typer(no_args_is_help=True, help="The embedding cache: what it holds, and a full integrity check.")
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info(
+    cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
+) -> None:
+    """One line per vector key: model, role, prompt, dtype, shards, stored vectors and size."""
+    cache = _open_cache(cache_dir)
+    t = Table(title=f"embedding cache {cache.root}")
+    for col in ("key", "model", "role", "prompt", "max length", "dtype", "shards", "vectors", "MB"):
+        t.add_column(col, justify="right" if col in ("shards", "vectors", "MB", "max length") else "left")
+    for key in cache.keys():
+        f, st = cache.describe_key(key), cache.stats(key)
+        t.add_row(key, str(f.get("name", "?")), str(f.get("role", "?")), repr(f.get("prompt", "")),
+                  str(f.get("max_length", "")), str(f.get("dtype", "")), str(st["shards"]), f"{st['rows']:,}",
+                  f"{st['bytes'] / 1e6:.1f}")
+    _wide().print(t)
+
+
+@cache_app.command("verify")
+def cache_verify(
+    cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
+    key: Annotated[list[str] | None, typer.Option("--key", help="Only these vector keys; repeatable.")] = None,
+) -> None:
+    """Read every shard in full and check its checksum; corrupt shards are set aside; exit 1 if any was found."""
+    cache = _open_cache(cache_dir)
+    keys = _split(key) or cache.keys()
+    unknown = sorted(set(keys) - set(cache.keys()))
+    if unknown:
+        raise UserError(f"{cache.root}: no vector key {', '.join(unknown)}; see `mlir-bench cache info`")
+    bad = 0
+    for k in keys:
+        r = cache.verify(k)
+        name = cache.describe_key(k).get("name", "?")
+        status = "OK" if not r["corrupt"] else f"CORRUPT ({len(r['corrupt'])} shard(s) set aside)"
+        out.print(f"{k} {name}: {r['shards']} shards, {r['rows']:,} vectors, {r['unique_texts']:,} texts: {status}",
+                  highlight=False, markup=False)
+        for line in r["corrupt"]:
+            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+        bad += len(r["corrupt"])
+    if bad:
+        raise SystemExit(1)
 
 
 @app.command("list-tasks")

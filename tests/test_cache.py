@@ -310,3 +310,42 @@ def test_search_interrupted_after_some_cells_resumes_from_the_checkpoint(tmp_pat
                                      runs_dir=None, languages=["en", "de", "es"], cache=None, bias=False,
                                      encoder_factory=lambda _n: ToyEncoder()))
     assert resumed["cells"] == fresh["cells"] and resumed["settings"] == fresh["settings"]
+
+
+def test_verify_reads_every_shard_and_sets_corrupt_ones_aside(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cache = EmbeddingCache(tmp_path)
+    texts = [f"text {i}" for i in range(10)]
+    cache.describe("k1", {"name": "toy", "role": "query", "prompt": "q: "})
+    good = cache.put_many("k1", texts[:6], toy_vectors(texts[:6]))
+    bad = cache.put_many("k1", texts[4:], toy_vectors(texts[4:]))  # texts 4 and 5 stored twice
+    assert good and bad
+    assert cache.verify("k1") == {"shards": 2, "rows": 12, "unique_texts": 10, "corrupt": []}
+    raw = bytearray(bad.read_bytes())
+    raw[-1] ^= 0xFF  # a flipped bit in the last vector: the header still looks right, the checksum does not
+    bad.write_bytes(bytes(raw))
+    r = cache.verify("k1")
+    assert (r["shards"], r["rows"], r["unique_texts"]) == (1, 6, 6)
+    assert len(r["corrupt"]) == 1 and "checksum mismatch" in r["corrupt"][0]
+    assert not bad.exists() and bad.with_name(bad.name + ".corrupt").exists()
+    assert cache.describe_key("k1")["name"] == "toy" and cache.describe_key("nope") == {}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from mlir_bench.cli import main; main()", "cache", *args,
+                               "--cache-dir", str(tmp_path)], capture_output=True, text=True)
+
+    p = cli("verify")
+    assert p.returncode == 0 and "k1 toy: 1 shards, 6 vectors, 6 texts: OK" in p.stdout  # already set aside
+    cache.put_many("k2", texts[:2], toy_vectors(texts[:2]))
+    shard = next((tmp_path / "k2").glob("*.vec"))
+    shard.write_bytes(shard.read_bytes()[:-8])  # truncated
+    p = cli("verify")
+    assert p.returncode == 1 and "CORRUPT (1 shard(s) set aside)" in p.stdout and "Traceback" not in p.stderr
+    p = cli("verify", "--key", "zz")
+    assert p.returncode == 2 and "no vector key zz" in p.stderr
+    p = cli("info")
+    assert p.returncode == 0 and "toy" in p.stdout and "'q: '" in p.stdout
+    json.dumps(r)  # the verify report is JSON-safe

@@ -305,6 +305,35 @@ class EmbeddingCache:
         return {"shards": len(shards), "rows": sum(s.n for s in shards),
                 "bytes": sum(s.path.stat().st_size for s in shards if s.path.exists())}
 
+    def verify(self, key: str) -> dict[str, Any]:
+        """Read every shard of ``key`` in full and check its size and checksum.
+
+        Corrupt shards are quarantined as on any read (renamed ``*.vec.corrupt``; their texts are re-encoded by
+        the next run). Returns ``{"shards", "rows", "unique_texts", "corrupt": [one line per bad shard]}``.
+        """
+        for _ in range(8):
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", CacheCorruptionWarning)
+                    shards = self._scan(key)
+                    good = [s for s in shards if self._read_vectors(s) is not None]
+                break
+            except _Vanished:
+                continue
+        else:  # pragma: no cover - only under a compaction storm
+            raise RuntimeError(f"embedding cache key {key}: shards kept vanishing while verifying")
+        corrupt = [str(w.message) for w in caught if issubclass(w.category, CacheCorruptionWarning)]
+        unique = int(len(np.unique(np.concatenate([s.digests for s in good]), axis=0))) if good else 0
+        return {"shards": len(good), "rows": sum(s.n for s in good), "unique_texts": unique, "corrupt": corrupt}
+
+    def describe_key(self, key: str) -> dict[str, Any]:
+        """The fields of ``key.json`` (model, role, prompt, ...), or ``{}`` when it is missing or unreadable."""
+        try:
+            fields = json.loads((self.root / key / "key.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return fields if isinstance(fields, dict) else {}
+
     def maybe_compact(self, key: str) -> bool:
         """Compact ``key`` if it holds many small shards (e.g. after many interrupted runs); True if it did.
 
