@@ -306,3 +306,21 @@ def test_page_escapes_names(tmp_path: Path) -> None:
     results = write_fake_results(tmp_path / "r", models={"x<b>y": (0.1, [], None, None), "z": (0.0, [], None, None)})
     html = build_leaderboard(results, tmp_path / "index.html", n_permutations=200).read_text(encoding="utf-8")
     assert "x<b>y" not in html and "x&lt;b&gt;y" in html
+
+
+def test_randomization_matches_the_exact_sign_flip_distribution() -> None:
+    """On 12 queries all 4,096 sign patterns can be enumerated: the Monte Carlo p-value must approach that."""
+    import itertools
+
+    rng = np.random.default_rng(5)
+    a, b = rng.random(12), rng.random(12)
+    w = macro_weights([7, 5])
+    d = w * (a - b)
+    observed = abs(d.sum())
+    patterns = np.array(list(itertools.product((-1.0, 1.0), repeat=12)))
+    exact = float(np.mean(np.abs(patterns @ d) >= observed - 1e-12))
+    mc = randomization_test(a, b, w, n_permutations=40_000, seed=1)
+    assert abs(mc - exact) < 0.01, (mc, exact)
+    # a lone query (one block, 7 padding bits) and a length that is not a multiple of 8
+    assert randomization_test(np.array([1.0]), np.array([0.0]), n_permutations=2000) == pytest.approx(1.0)
+    assert 0.0 < randomization_test(a[:11], b[:11], n_permutations=500) <= 1.0

@@ -45,21 +45,37 @@ def _diff(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> np.ndarra
     return w * (a - b)
 
 
+_BIT_TABLE = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.float64)  # (byte, bit) -> 0/1
+
+
 def randomization_test(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None,
                        n_permutations: int = 10_000, seed: int = 42) -> float:
-    """Two-sided paired (sign-flip) randomization test of ``Σ w_i (a_i − b_i) = 0``; returns the p-value."""
+    """Two-sided paired (sign-flip) randomization test of ``Σ w_i (a_i − b_i) = 0``; returns the p-value.
+
+    Each permutation draws one random bit per query (sign + or −). With d_i = w_i (a_i − b_i) and bits β_i,
+    ``Σ s_i d_i = 2 Σ β_i d_i − Σ d_i``; the queries are taken 8 at a time, so ``Σ β_i d_i`` is a sum of
+    table look-ups (the 256 partial sums of each block of 8), one random byte per block: n/8 operations per
+    permutation instead of n multiplications, with the same distribution.
+    """
     d = _diff(a, b, weights)
     if len(d) == 0:
         return 1.0
     observed = abs(float(d.sum()))
     eps = 1e-12 * max(1.0, observed)
+    n_blocks = -(-len(d) // 8)
+    padded = np.zeros(n_blocks * 8)
+    padded[: len(d)] = d
+    table = (padded.reshape(n_blocks, 8) @ _BIT_TABLE.T).ravel()  # (block, byte) -> Σ of d over the set bits
+    offsets = np.arange(n_blocks, dtype=np.intp) * 256
+    total = float(d.sum())
     rng = np.random.default_rng(seed)
     hits = 0
     done = 0
     while done < n_permutations:
         m = min(_BATCH, n_permutations - done)
-        signs = rng.integers(0, 2, size=(m, len(d)), dtype=np.int8).astype(np.float64) * 2.0 - 1.0
-        hits += int(np.count_nonzero(np.abs(signs @ d) >= observed - eps))
+        draws = rng.integers(0, 256, size=(m, n_blocks), dtype=np.uint8)
+        stat = 2.0 * np.take(table, draws + offsets).sum(axis=1) - total
+        hits += int(np.count_nonzero(np.abs(stat) >= observed - eps))
         done += m
     return (1 + hits) / (1 + n_permutations)
 
