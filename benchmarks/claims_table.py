@@ -3,9 +3,10 @@
 Each claim is "A beats B" on one task, setting and statistic (for rank distance, "beats" means lower). The
 verdict reads the paired randomization test that ``mlir-bench compare`` wrote (Holm-adjusted over all pairs of
 the six models): "holds" (A better, p < .05), "direction only" (A better, not significant), "not supported" (B
-better, not significant) or "reversed" (B significantly better).
+better, not significant) or "reversed" (B significantly better). A claim of equality (≈) holds when the
+difference is not significant, and is "close" when it is significant but under .01.
 
-Usage: python benchmarks/claims_table.py [results/claims] [recipe ...]   (default: cpu-small cpu-medium)
+Usage: python benchmarks/claims_table.py [results/claims] [recipe ...]   (default: every recipe found)
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ def load(folder: Path, recipe: str, task: str, setting: str, metric: str) -> dic
     return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
 
 
-def verdict(better: bool, p: float, approx: bool) -> str:
+def verdict(better: bool, p: float, approx: bool, delta: float = 0.0) -> str:
     if approx:
-        return "holds (no significant difference)" if p >= 0.05 else "does not hold (significant difference)"
+        if p >= 0.05:
+            return "holds (no significant difference)"
+        return (f"close (Δ {delta:+.3f}) but significant" if abs(delta) < 0.01
+                else f"does not hold (Δ {delta:+.3f}, significant)")
     if better:
         return "**holds**" if p < 0.05 else "direction only (n.s.)"
     return "**reversed**" if p < 0.05 else "not supported (n.s.)"
@@ -52,18 +56,27 @@ def cell(folder: Path, recipe: str, task: str, setting: str, metric: str, a: str
     p = d["p_adjusted"][ia][ib]
     better = (ma < mb) if d["lower_is_better"] else (ma > mb)
     fmt = "{:.0f}" if metric == "rank_distance" else "{:.3f}"
-    return f"{fmt.format(ma)} vs {fmt.format(mb)} (p {p:.4f}) | {verdict(better, p, '≈' in claim)}"
+    return f"{fmt.format(ma)} vs {fmt.format(mb)} (p {p:.4f}) | {verdict(better, p, '≈' in claim, ma - mb)}"
 
 
-def main() -> None:
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results/claims")
-    recipes = sys.argv[2:] or ["cpu-small", "cpu-medium"]
+def recipes_in(folder: Path) -> list[str]:
+    """The recipes with comparisons in ``folder``, cpu-small first."""
+    names = {p.name.split("__", 1)[0] for p in folder.glob("*__*.json")}
+    return sorted(names, key=lambda r: (r != "cpu-small", r))
+
+
+def print_table(folder: Path, recipes: list[str]) -> None:
     print("| claim (source) | task | " + " | ".join(f"{r}: A vs B (Holm p) | verdict" for r in recipes) + " |")
     print("|---|---|" + "---:|---|" * len(recipes))
     for claim, source, setting, metric, a, b in CLAIMS:
         for task in ("xquad-r", "mlqa-r"):
             cells = [cell(folder, r, task, setting, metric, a, b, claim) for r in recipes]
             print(f"| {claim} ({source}) | {task} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results/claims")
+    print_table(folder, sys.argv[2:] or recipes_in(folder))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
 """The README's result tables, printed as Markdown from results/*.json (so the README quotes the files exactly).
 
-Usage: python benchmarks/results_tables.py [results]
+Usage: python benchmarks/results_tables.py [results]            print them
+       python benchmarks/results_tables.py results --readme README.md
+           rewrite each block between <!-- table:NAME --> and <!-- /table:NAME --> in README.md
+           (NAME: sentence, passage, miracl, trainer, claims)
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -102,18 +108,52 @@ def trainer_table(results: list[dict], folder: Path, recipes: tuple[str, ...] = 
               f"{fmt(bq['rank_distance'], '{:.0f}')} | {train} |")
 
 
-def main() -> None:
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
+def tables(folder: Path) -> dict[str, str]:
+    """Every table as Markdown text, by block name."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import claims_table
+
     results = load(folder)
     students = [r for r in results if r["model"]["name"].startswith("st:models/")]
     results = [r for r in results if r not in students]
-    sentence_table(results)
-    print()
-    passage_table(results)
-    print()
-    miracl_table(results)
-    print()
-    trainer_table(students, folder)
+    out = {}
+    for name, draw in (("sentence", lambda: sentence_table(results)), ("passage", lambda: passage_table(results)),
+                       ("miracl", lambda: miracl_table(results)), ("trainer", lambda: trainer_table(students, folder)),
+                       ("claims", lambda: claims_table.print_table(folder / "claims", claims_table.recipes_in(
+                           folder / "claims")))):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            draw()
+        out[name] = buf.getvalue().rstrip("\n")
+    return out
+
+
+def update_readme(path: Path, blocks: dict[str, str]) -> list[str]:
+    """Replace the marked blocks of ``path``; returns the names replaced."""
+    text = path.read_text(encoding="utf-8")
+    done = []
+    for name, body in blocks.items():
+        pattern = re.compile(rf"(<!-- table:{name} -->\n)(?:.*?\n)?(<!-- /table:{name} -->)", re.S)
+        if pattern.search(text):
+            text = pattern.sub(lambda m, b=body: m.group(1) + b + "\n" + m.group(2), text)
+            done.append(name)
+    path.write_text(text, encoding="utf-8")
+    return done
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    readme = None
+    if "--readme" in args:
+        i = args.index("--readme")
+        readme = Path(args[i + 1])
+        args = args[:i] + args[i + 2:]
+    folder = Path(args[0] if args else "results")
+    blocks = tables(folder)
+    if readme:
+        print("updated:", ", ".join(update_readme(readme, blocks)) or "nothing")
+        return
+    print("\n\n".join(blocks.values()))
 
 
 if __name__ == "__main__":
