@@ -51,6 +51,8 @@ def cell(folder: Path, recipe: str, task: str, setting: str, metric: str, a: str
     if d is None:
         return "not run | "
     names = {m.rsplit("/", 1)[-1]: i for i, m in enumerate(d["models"])}
+    if a not in names or b not in names:
+        return "not trained | "
     ia, ib = names[a], names[b]
     ma, mb = d["means"][ia], d["means"][ib]
     p = d["p_adjusted"][ia][ib]

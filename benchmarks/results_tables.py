@@ -88,7 +88,7 @@ def trainer_table(results: list[dict], folder: Path, recipes: tuple[str, ...] = 
     print("| model | examples | XQuAD-R Mono | XQuAD-R Multi | XQuAD-R RD | own-lang@10 | TLR@10 | uniformity | "
           "MLQA-R Mono | MLQA-R Multi | MLQA-R RD | train s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    rows = [("st:models/cpu-small/base", "—", None)]
+    rows: list[tuple[str, str, str | None]] = [("st:models/cpu-small/base", "—", None)]
     rows += [(f"st:models/{rc}/{m}", rc, m) for rc in recipes for m in METHODS]
     for name, recipe, method in rows:
         x, q = by.get((name, "xquad-r")), by.get((name, "mlqa-r"))
