@@ -113,12 +113,12 @@ def tables(folder: Path) -> dict[str, str]:
     sys.path.insert(0, str(Path(__file__).parent))
     import claims_table
 
-    results = load(folder)
-    students = [r for r in results if r["model"]["name"].startswith("st:models/")]
-    results = [r for r in results if r not in students]
+    every = load(folder)
+    students = [r for r in every if r["model"]["name"].startswith("st:models/")]
+    results = [r for r in every if r not in students]
     out = {}
     for name, draw in (("sentence", lambda: sentence_table(results)), ("passage", lambda: passage_table(results)),
-                       ("miracl", lambda: miracl_table(results)), ("trainer", lambda: trainer_table(students, folder)),
+                       ("miracl", lambda: miracl_table(every)), ("trainer", lambda: trainer_table(students, folder)),
                        ("claims", lambda: claims_table.print_table(folder / "claims", claims_table.recipes_in(
                            folder / "claims")))):
         buf = io.StringIO()
