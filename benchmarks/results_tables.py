@@ -36,20 +36,18 @@ def short(name: str) -> str:
 
 def sentence_table(results: list[dict]) -> None:
     print("| model | task | Mono mAP | Cross mAP | Multi mAP | Multi R@10 | rank distance | MRC@10 | PEER@20 | "
-          "TLR@10 | own-lang share@10 | XL-align | uniformity | same / cross-lang cos | encode s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "TLR@10 | own-lang share@10 | XL-align | uniformity | same / cross-lang cos |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = [r for r in results if r["task"]["level"] == "sentence" and "__" not in r["_stem"].split("__", 3)[-1]]
     for r in sorted(rows, key=lambda r: (r["task"]["name"], -(r["settings"]["multi"]["scores"]["map"] or 0))):
         s = {k: v["scores"] for k, v in r["settings"].items()}
         b = (r.get("bias") or {}).get("summary", {})
-        t = r["manifest"]["timings"]
-        enc = (t.get("encode_query_seconds") or 0) + (t.get("encode_document_seconds") or 0)
         print(f"| {short(r['model']['name'])} | {r['task']['name']} | {fmt(s['mono']['map'])} | "
               f"{fmt(s['cross']['map'])} | {fmt(s['multi']['map'])} | {fmt(s['multi']['recall@10'])} | "
               f"{fmt(b.get('rank_distance'), '{:.0f}')} | {fmt(b.get('mrc@10'), '{:.0f}')} | "
               f"{fmt(b.get('peer@20'))} | {fmt(b.get('tlr@10'))} | {fmt(b.get('own_language_share@10'))} | "
               f"{fmt(b.get('xl_align'))} | {fmt(b.get('uniformity'))} | "
-              f"{fmt(b.get('same_language_cosine'))} / {fmt(b.get('cross_language_cosine'))} | {enc:.0f} |")
+              f"{fmt(b.get('same_language_cosine'))} / {fmt(b.get('cross_language_cosine'))} |")
 
 
 def passage_table(results: list[dict]) -> None:
