@@ -48,6 +48,7 @@ def model_rows(entries: list[ResultEntry]) -> list[dict[str, Any]]:
             "revision": str(m.get("revision", "unknown")),
             "languages": f"{len(langs)}: {' '.join(langs)}" if langs else "not declared",
             "training": ", ".join(m.get("training_datasets") or []) or "not declared",
+            "n_training": len(m.get("training_datasets") or []),
             "not_zero_shot": sorted(set(flags.get(name, []))),
             "source": m.get("source", ""),
             "reference": m.get("reference", ""),
