@@ -125,12 +125,20 @@ class EmbeddingCache:
         if not texts:
             return None, []
         want = text_digests(texts)
+        try:
+            return self._retrying(lambda: self._lookup(key, want))
+        except _Vanished:
+            return None, list(range(len(texts)))  # a compaction storm: treat as a miss, never fail the run
+
+    @staticmethod
+    def _retrying(read: Any) -> Any:
+        """``read()``, again while a concurrent compaction makes shards vanish under it (8 tries)."""
         for _ in range(8):
             try:
-                return self._lookup(key, want)
+                return read()
             except _Vanished:
                 continue
-        return None, list(range(len(texts)))  # a compaction storm: treat as a miss, never fail the run
+        raise _Vanished()
 
     def _lookup(self, key: str, want: np.ndarray) -> tuple[np.ndarray | None, list[int]]:
         n = len(want)
@@ -295,13 +303,10 @@ class EmbeddingCache:
 
     def stats(self, key: str) -> dict[str, int]:
         """Shard count, stored rows (duplicates included) and bytes of one key (headers only are read)."""
-        shards = []
-        for _ in range(8):
-            try:
-                shards = self._scan(key)
-                break
-            except _Vanished:
-                continue
+        try:
+            shards = self._retrying(lambda: self._scan(key))
+        except _Vanished:
+            shards = []
         return {"shards": len(shards), "rows": sum(s.n for s in shards),
                 "bytes": sum(s.path.stat().st_size for s in shards if s.path.exists())}
 
@@ -311,18 +316,16 @@ class EmbeddingCache:
         Corrupt shards are quarantined as on any read (renamed ``*.vec.corrupt``; their texts are re-encoded by
         the next run). Returns ``{"shards", "rows", "unique_texts", "corrupt": [one line per bad shard]}``.
         """
-        for _ in range(8):
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", CacheCorruptionWarning)
-                    shards = self._scan(key)
-                    good = [s for s in shards if self._read_vectors(s) is not None]
-                break
-            except _Vanished:
-                continue
-        else:  # pragma: no cover - only under a compaction storm
-            raise RuntimeError(f"embedding cache key {key}: shards kept vanishing while verifying")
-        corrupt = [str(w.message) for w in caught if issubclass(w.category, CacheCorruptionWarning)]
+        def read() -> tuple[list[_Shard], list[str]]:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CacheCorruptionWarning)
+                good = [s for s in self._scan(key) if self._read_vectors(s) is not None]
+            return good, [str(w.message) for w in caught if issubclass(w.category, CacheCorruptionWarning)]
+
+        try:
+            good, corrupt = self._retrying(read)
+        except _Vanished:  # pragma: no cover - only under a compaction storm
+            raise RuntimeError(f"embedding cache key {key}: shards kept vanishing while verifying") from None
         unique = int(len(np.unique(np.concatenate([s.digests for s in good]), axis=0))) if good else 0
         return {"shards": len(good), "rows": sum(s.n for s in good), "unique_texts": unique, "corrupt": corrupt}
 

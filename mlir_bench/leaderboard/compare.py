@@ -10,7 +10,6 @@ cells of the per-cell means, as in the result JSON, and every pair of models is 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..scoring.bias import LOWER_IS_BETTER, PER_QUERY_STATS
 from .load import ResultEntry, load_results
-from .significance import Comparison, compare, macro_weights
-
-# per-query bias statistics (runner.analysis.PER_QUERY_STATS), stored under "bias/<setting>/<cell>"
-BIAS_STATS = ("rank_distance", "mrc@10", "peer@20", "tlr@10", "tlr@100", "own_language_share@10")
-LOWER_IS_BETTER = frozenset({"rank_distance", "own_language_share@10"})
+from .significance import Comparison, align_per_query, compare, macro_weights
 
 
 @dataclass
@@ -59,10 +55,8 @@ class ModelComparison:
 
 
 def _matches(entry: ResultEntry, wanted: str) -> bool:
-    from ..runner.run import slug
-
-    name = entry.model
-    return wanted in (name, slug(name)) or slug(wanted) == slug(name)
+    """``wanted`` names the entry's model, with or without the ``st:`` prefix ("x" and "st:x" are one model)."""
+    return entry.model in (wanted, f"st:{wanted}")
 
 
 def select_entries(results_dir: str | Path, task: str, models: list[str], text_mode: str = "sentence"
@@ -88,33 +82,22 @@ def _cell_names(entry: ResultEntry, setting: str) -> list[str]:
     return [c["name"] for c in entry.data["cells"].values() if c.get("setting") == setting]
 
 
-def _defined(v: Any) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v))
-
-
 def paired_values(entries: list[ResultEntry], setting: str, metric: str
                   ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """Model -> per-query values over the cells of ``setting``, paired by query id where all are defined."""
-    prefix = f"bias/{setting}/" if metric in BIAS_STATS else f"{setting}/"
+    prefix = f"bias/{setting}/" if metric in PER_QUERY_STATS else f"{setting}/"
     cells = _cell_names(entries[0], setting)
     if not cells:
         raise UserError(f"{entries[0].path}: no {setting} cells")
-    values: dict[str, list[float]] = {e.model: [] for e in entries}
-    sizes: dict[str, int] = {}
     for cell in cells:
-        maps = []
         for e in entries:
             pq = e.per_query().get(prefix + cell)
             if pq is None or metric not in pq:
                 hint = (" (bias values per query are written by runs since this version: re-run with --overwrite)"
-                        if metric in BIAS_STATS else "")
+                        if metric in PER_QUERY_STATS else "")
                 raise UserError(f"{e.per_query_path}: no per-query {metric!r} for cell {prefix + cell}{hint}")
-            maps.append(dict(zip(pq["qids"], pq[metric], strict=True)))
-        common = [q for q in maps[0] if all(_defined(m.get(q)) for m in maps)]
-        sizes[cell] = len(common)
-        for e, mp in zip(entries, maps, strict=True):
-            values[e.model].extend(float(mp[q]) for q in common)
-    return {m: np.asarray(v, dtype=np.float64) for m, v in values.items()}, sizes
+    scores, sizes = align_per_query({e.model: e.per_query() for e in entries}, metric, [prefix + c for c in cells])
+    return scores, dict(zip(cells, sizes, strict=True))
 
 
 def compare_models(results_dir: str | Path, task: str, models: list[str], *, setting: str = "multi",
@@ -129,7 +112,7 @@ def compare_models(results_dir: str | Path, task: str, models: list[str], *, set
         raise UserError(f"{task} {setting}: no query has a defined {metric!r} for every model")
     lower = metric in LOWER_IS_BETTER
     signed = {m: (-v if lower else v) for m, v in scores.items()}
-    cell_sizes = [n for n in sizes.values()]
+    cell_sizes = list(sizes.values())
     comp = compare(signed, macro_weights(cell_sizes), test=test, n_permutations=n_permutations, seed=seed,
                    alpha=alpha, n_cells=sum(1 for n in cell_sizes if n))
     means = [-x if lower else x for x in comp.means]

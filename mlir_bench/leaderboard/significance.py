@@ -169,13 +169,17 @@ def clusters(better: list[list[bool]]) -> list[int]:
     return groups
 
 
+def _defined(v: object) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
 def align_per_query(per_query: Mapping[str, Mapping[str, Mapping[str, list]]], metric: str,
                     cells: Sequence[str]) -> tuple[dict[str, np.ndarray], list[int]]:
     """Pair the per-query values of ``metric`` across models on ``cells``, by query id.
 
     ``per_query`` maps model -> its sidecar (``{cell: {"qids": [...], metric: [...]}}``). Returns model ->
-    concatenated values over the cells (queries present for every model, in the first model's order) and the
-    number of paired queries per cell (for :func:`macro_weights`).
+    concatenated values over the cells (queries with a defined value, not None or NaN, for every model, in the
+    first model's order) and the number of paired queries per cell (for :func:`macro_weights`).
     """
     models = list(per_query)
     out: dict[str, list[np.ndarray]] = {m: [] for m in models}
@@ -185,7 +189,7 @@ def align_per_query(per_query: Mapping[str, Mapping[str, Mapping[str, list]]], m
         for m in models:
             c = per_query[m][cell]
             maps.append(dict(zip(c["qids"], c[metric], strict=True)))
-        common = [q for q in per_query[models[0]][cell]["qids"] if all(q in mp for mp in maps[1:])]
+        common = [q for q in per_query[models[0]][cell]["qids"] if all(_defined(mp.get(q)) for mp in maps)]
         sizes.append(len(common))
         for m, mp in zip(models, maps, strict=True):
             out[m].append(np.array([mp[q] for q in common], dtype=np.float64))

@@ -2,7 +2,7 @@
 
 Computed in the Multi setting of any task whose queries are parallel (a ``groups`` column). Everything is
 written into the result JSON with the k values and sample sizes used; two heatmaps are drawn beside it. The
-per-query values of the query-level statistics (:data:`PER_QUERY_STATS`) go into the per-query sidecar under
+per-query values of the query-level statistics (:data:`..scoring.bias.PER_QUERY_STATS`) go into the per-query sidecar under
 ``bias/multi/<query language>``, so that models can be compared on them with paired tests.
 """
 
@@ -26,8 +26,6 @@ TLR_KS = (10, 100)
 PREF_K = 10
 SAMPLE = 2000
 SEED = 0
-# query-level statistics whose per-query values are kept (sidecar key ``bias/<setting>/<query language>``)
-PER_QUERY_STATS = ("rank_distance", "mrc@10", "peer@20", "tlr@10", "tlr@100", f"own_language_share@{PREF_K}")
 
 DEFINITIONS = {
     "rank_distance": "max - min full-ranking rank of a query's parallel relevant documents (Elmahdy et al. 2024, "
@@ -156,7 +154,7 @@ def per_query_values(task: TaskData, cells: list[Any], values: dict[str, np.ndar
     for c in cells:
         n = len(c.query_idx)
         entry: dict[str, Any] = {"qids": [task.queries.ids[i] for i in c.query_idx]}
-        for name in PER_QUERY_STATS:
+        for name in B.PER_QUERY_STATS:
             if name in values:
                 entry[name] = [_f(v) for v in values[name][start:start + n]]
         out[f"bias/{c.setting}/{c.name}"] = entry

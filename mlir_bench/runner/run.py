@@ -261,6 +261,8 @@ def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
     bias = _bias(cfg, task, searched, qv, dv, Path(cfg.output_dir) / "figures" / out_path.stem,
                  f"{meta.name} on {task.spec.name}") if cfg.bias else None
     bias_s = time.perf_counter() - t0
+    if bias and "per_query" in bias:  # per-query bias values live in the sidecar, not in the result JSON
+        per_query.update(bias.pop("per_query"))
     runs_s = 0.0
     if cfg.runs_dir:
         t0 = time.perf_counter()
@@ -303,8 +305,6 @@ def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
                                      "encoded": dstats.n_encoded}},
         },
     }
-    if bias and "per_query" in bias:  # per-query bias values live in the sidecar, not in the result JSON
-        per_query.update(bias.pop("per_query"))
     write_per_query(out_path.with_suffix(".perquery.json.gz"), per_query)
     write_json(out_path, result)
     rep.log(f"wrote {out_path}")

@@ -29,6 +29,12 @@ Vectors: TypeAlias = np.ndarray | sparse.spmatrix | sparse.sparray
 # ---------------------------------------------------------------------------------------------- helpers
 
 
+# Query-level statistics whose per-query values the runner keeps in the sidecar (``bias/<setting>/<cell>``),
+# and those of them where a lower value means less bias.
+PER_QUERY_STATS = ("rank_distance", "mrc@10", "peer@20", "tlr@10", "tlr@100", "own_language_share@10")
+LOWER_IS_BETTER = frozenset({"rank_distance", "own_language_share@10"})
+
+
 def _encode(*lang_arrays: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
     """Map several string arrays onto one shared sorted code space: (labels, one int array per input)."""
     arrays = [np.asarray(a).astype(str) for a in lang_arrays]
