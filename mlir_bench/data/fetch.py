@@ -11,13 +11,13 @@ import os
 from pathlib import Path
 
 from ..errors import DataError
-from ..io import download, sha256_file
+from ..io import default_cache_root, download, sha256_file
 
 ENV_DATA = "MLIR_BENCH_DATA"
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("MLIR_BENCH_CACHE", Path.home() / ".cache" / "mlir-bench"))
+    return default_cache_root()
 
 
 def data_root(data_dir: str | Path | None = None) -> Path:

