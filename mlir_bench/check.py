@@ -12,6 +12,7 @@
     metric = "map"
     expected = 0.089512
     tags = ["fast"]          # optional; `mlir-bench check --tag fast` selects these
+    dtype = "bfloat16"       # optional (default float32), as `mlir-bench run --dtype`
 
 :func:`run_check` reruns each (model, task, text mode, languages) once through the runner, into a scratch output
 folder (committed results are never touched) and with the embedding cache, then classifies every condition:
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .encoders.registry import canonical_dtype, load_encoder
 from .errors import UserError
 
 DEFAULT_TOLERANCE = 5e-4
@@ -48,13 +50,15 @@ class Condition:
     text_mode: str = "sentence"
     languages: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    dtype: str = "float32"  # or "bfloat16" (CPU autocast), as `mlir-bench run --dtype`
 
     @property
-    def run_key(self) -> tuple[str, str, str, tuple[str, ...]]:
-        return (self.model, self.task, self.text_mode, self.languages)
+    def run_key(self) -> tuple[str, str, str, tuple[str, ...], str]:
+        return (self.model, self.task, self.text_mode, self.languages, self.dtype)
 
     def label(self) -> str:
         extra = "" if self.text_mode == "sentence" else f" [{self.text_mode}]"
+        extra += "" if self.dtype == "float32" else f" [{self.dtype}]"
         return f"{self.model} · {self.task}{extra} · {self.setting} · {self.metric}"
 
 
@@ -66,7 +70,7 @@ class Outcome:
     message: str = ""
 
 
-_KEYS = {"model", "task", "setting", "metric", "expected", "tolerance", "text_mode", "languages", "tags"}
+_KEYS = {"model", "task", "setting", "metric", "expected", "tolerance", "text_mode", "languages", "tags", "dtype"}
 
 
 def load_expected(path: str | Path) -> list[Condition]:
@@ -93,8 +97,9 @@ def load_expected(path: str | Path) -> list[Condition]:
                                  metric=str(c["metric"]), expected=float(c["expected"]),
                                  tolerance=float(c.get("tolerance", DEFAULT_TOLERANCE)),
                                  text_mode=str(c.get("text_mode", "sentence")),
-                                 languages=tuple(c.get("languages") or ()), tags=tuple(c.get("tags") or ())))
-        except (TypeError, ValueError) as exc:
+                                 languages=tuple(c.get("languages") or ()), tags=tuple(c.get("tags") or ()),
+                                 dtype=canonical_dtype(str(c.get("dtype", "float32")))))
+        except (TypeError, ValueError, UserError) as exc:
             raise UserError(f"{where}: {exc}") from None
     if not out:
         raise UserError(f"{p}: no [[condition]] entries")
@@ -154,18 +159,19 @@ def run_check(conditions: Sequence[Condition], *, output_dir: Path, data_dir: st
     from .runner import RunConfig, run_evaluation
     from .runner.run import DEFAULT_METRICS
 
-    runs: dict[tuple[str, str, str, tuple[str, ...]], list[Condition]] = {}
+    runs: dict[tuple[str, str, str, tuple[str, ...], str], list[Condition]] = {}
     for c in conditions:
         runs.setdefault(c.run_key, []).append(c)
     outcomes = []
-    for (model, task, text_mode, languages), conds in runs.items():
+    for (model, task, text_mode, languages, dtype), conds in runs.items():
         metrics = list(dict.fromkeys(DEFAULT_METRICS + [c.metric for c in conds if c.setting != "bias"]))
         extra: dict[str, Any] = {}
         if "bias" in getattr(RunConfig, "__dataclass_fields__", {}):  # bias statistics only when a condition asks
             extra["bias"] = any(c.setting == "bias" for c in conds)
         cfg = RunConfig(model=model, task=task, data_dir=data_dir, output_dir=Path(output_dir),
                         text_mode=text_mode, metrics=metrics, runs_dir=None, languages=list(languages) or None,
-                        overwrite=not reuse, cache=cache, encoder_factory=encoder_factory, **extra)
+                        overwrite=not reuse, cache=cache, dtype=dtype, **extra,
+                        encoder_factory=encoder_factory or (lambda name, d=dtype: load_encoder(name, dtype=d)))
         result: dict[str, Any] | None
         error = ""
         try:

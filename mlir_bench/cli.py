@@ -94,6 +94,12 @@ def print_result(result: dict[str, Any]) -> None:
         out.print(t3)
 
 
+def _dtype_name(dtype: str) -> str:
+    from .encoders.registry import canonical_dtype
+
+    return canonical_dtype(dtype)
+
+
 def _split(values: list[str] | None) -> list[str]:
     return [x for v in (values or []) for x in v.split(",") if x]
 
@@ -163,7 +169,7 @@ def run(
                     batch_size=batch_size, k=k, metrics=metric or list(DEFAULT_METRICS),
                     runs_dir=None if runs == "none" else runs_dir, run_settings=_run_settings(runs), save_embeddings=save_embeddings,
                     languages=_split([languages]) if languages else None, overwrite=overwrite, cache=cache,
-                    cache_chunk=cache_chunk,
+                    cache_chunk=cache_chunk, dtype=_dtype_name(dtype),
                     encoder_factory=lambda n: load_encoder_lazily(n, batch_size=batch_size, threads=threads,
                                                                   dtype=dtype),
                     remote_factory=remote_factory, shard_size=shard_size, shards_dir=shards_dir, ann=ann,

@@ -597,6 +597,21 @@ def test_existing_good_result_is_reused(env: Env, capsys: pytest.CaptureFixture[
     assert code == 0 and "reusing it" in err
 
 
+def test_existing_result_of_another_dtype_is_not_reused(env: Env, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file name carries no dtype: a bfloat16 request must not return the float32 result as its own."""
+    code, _, err = run_cli(env.args("fake-ok", "--runs", "none"), capsys, monkeypatch)
+    assert code == 0, err
+    (result,) = env.out.glob("*.json")
+    before = result.read_bytes()
+    code, _, err = run_cli(env.args("fake-ok", "--runs", "none", "--dtype", "bf16"), capsys, monkeypatch)
+    assert_one_line_error("dtype-mismatch", code, err, ["holds a float32 run of fake-ok, but bfloat16 was asked for",
+                                                      "--overwrite", result.name])
+    assert result.read_bytes() == before
+    code, _, err = run_cli(env.args("fake-ok", "--runs", "none", "--dtype", "fp32"), capsys, monkeypatch)
+    assert code == 0 and "reusing it" in err
+
+
 # ------------------------------------------------------------------------------------------------ real process
 @pytest.mark.parametrize("case", ["json-truncated", "spec-unknown-language", "cli-out-of-range"])
 def test_bad_input_real_process(case: str, env: Env) -> None:

@@ -42,10 +42,11 @@ def test_load_expected_defaults_and_tags(tmp_path: Path) -> None:
     p = _toml(tmp_path / "e.toml", '[defaults]\ntolerance = 1e-3\n\n[[condition]]\nmodel = "bm25"\ntask = "t"\n'
                                     'setting = "multi"\nmetric = "map"\nexpected = 0.25\ntags = ["fast"]\n\n'
                                     '[[condition]]\nmodel = "m"\ntask = "t"\nsetting = "mono"\nmetric = "map"\n'
-                                    'expected = 0.5\ntolerance = 0.01\ntext_mode = "sentence+context"\n')
+                                    'expected = 0.5\ntolerance = 0.01\ntext_mode = "sentence+context"\n'
+                                    'dtype = "bf16"\n')
     a, b = load_expected(p)
     assert a == Condition("bm25", "t", "multi", "map", 0.25, 1e-3, tags=("fast",))
-    assert b.tolerance == 0.01 and b.text_mode == "sentence+context" and b.run_key == ("m", "t", "sentence+context", ())
+    assert b.tolerance == 0.01 and b.text_mode == "sentence+context" and b.run_key == ("m", "t", "sentence+context", (), "bfloat16")
     assert select([a, b], tags=["fast"]) == [a]
     assert select([a, b], models=["m"]) == [b]
 
@@ -54,6 +55,8 @@ def test_load_expected_defaults_and_tags(tmp_path: Path) -> None:
     ('[[condition]]\nmodel = "x"\n', "missing"),
     ('[[condition]]\nmodel = "x"\ntask = "t"\nsetting = "s"\nmetric = "map"\nexpected = 1\ncolour = 1\n', "unknown keys"),
     ('[[condition]]\nmodel = "x"\ntask = "t"\nsetting = "s"\nmetric = "map"\nexpected = "high"\n', "condition 1"),
+    ('[[condition]]\nmodel = "x"\ntask = "t"\nsetting = "s"\nmetric = "map"\nexpected = 1\ndtype = "int8"\n',
+     "condition 1: unsupported dtype 'int8'"),
     ("", "no [[condition]]"),
     ("not toml = = 1", "cannot read"),
 ])

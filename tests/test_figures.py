@@ -24,9 +24,16 @@ def test_heatmap_writes_png(tmp_path: Path) -> None:
 
 
 def test_heatmap_all_nan_and_constant(tmp_path: Path) -> None:
+    """All-NaN, a single cell or all-equal values draw without matplotlib's empty-range warning; empty is refused."""
+    import warnings
+
+    warnings.simplefilter("error", UserWarning)
     figures.heatmap(np.full((2, 2), np.nan), ["a", "b"], ["a", "b"], "empty", tmp_path / "nan.png")
     figures.heatmap(np.ones((1, 1)), ["a"], ["a"], "one", tmp_path / "one.png", fmt="{:.0f}")
     assert (tmp_path / "nan.png").exists() and (tmp_path / "one.png").exists()
+    with pytest.raises(ValueError, match="nothing to draw"):  # e.g. XL-align of a one-language run
+        figures.heatmap(np.zeros((1, 0)), ["a"], [], "none", tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
 
 
 def test_heatmap_rejects_label_mismatch(tmp_path: Path) -> None:

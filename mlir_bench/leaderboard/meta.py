@@ -101,7 +101,9 @@ def _matches(c: Condition, e: ResultEntry) -> bool:
     parts = e.stem.split("__")
     langs_ok = (tuple(e.data["task"].get("languages") or ()) == c.languages and len(parts) > 3) if c.languages \
         else len(parts) == 3
-    return e.task == c.task and e.text_mode == c.text_mode and c.model in (e.model, parts[1]) and langs_ok
+    dtype_ok = (e.data["model"].get("dtype") == "bfloat16") == (c.dtype == "bfloat16")
+    return e.task == c.task and e.text_mode == c.text_mode and c.model in (e.model, parts[1]) and langs_ok \
+        and dtype_ok
 
 
 def reproduction_rows(conditions: list[Condition], entries: list[ResultEntry]) -> list[dict[str, Any]]:

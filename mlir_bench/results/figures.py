@@ -48,11 +48,17 @@ def heatmap(
             f"matrix shape {m.shape} does not match {len(row_labels)} row and {len(col_labels)} column labels"
         )
     n_rows, n_cols = m.shape
+    if not m.size:
+        raise ValueError(f"an empty {n_rows}x{n_cols} matrix has nothing to draw")
     fig = Figure(figsize=(max(4.0, 0.6 * n_cols + 2.0), max(3.0, 0.5 * n_rows + 1.5)))
     ax = fig.add_subplot()
     masked = np.ma.masked_invalid(m)
     colours = matplotlib.colormaps[cmap].with_extremes(bad="lightgrey")
-    image = ax.imshow(masked, cmap=colours, aspect="auto")
+    finite = m[np.isfinite(m)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    # one value (a single cell, or all equal) would give the colour bar an empty range: widen it around the value
+    vmin, vmax = (lo, hi) if hi > lo else (lo - max(abs(lo), 1.0) * 0.05, hi + max(abs(hi), 1.0) * 0.05)
+    image = ax.imshow(masked, cmap=colours, aspect="auto", vmin=vmin, vmax=vmax)
     fig.colorbar(image, ax=ax)
     ax.set_xticks(range(n_cols), labels=[str(c) for c in col_labels])
     ax.set_yticks(range(n_rows), labels=[str(r) for r in row_labels])
@@ -61,15 +67,13 @@ def heatmap(
         ax.set_xlabel(xlabel)
     if ylabel:
         ax.set_ylabel(ylabel)
-    finite = m[np.isfinite(m)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     font = 8 if max(n_rows, n_cols) <= 12 else 6
     for i in range(n_rows):
         for j in range(n_cols):
             value = m[i, j]
             if not math.isfinite(value):
                 continue
-            colour = "black" if hi > lo and (value - lo) / (hi - lo) > 0.5 else "white"
+            colour = "black" if (value - vmin) / (vmax - vmin) > 0.5 else "white"
             ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=font, color=colour)
     fig.tight_layout()
     return _save(fig, path)

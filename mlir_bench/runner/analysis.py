@@ -126,10 +126,10 @@ def language_analysis(task: TaskData, searched: dict[str, SearchResult], qv: Any
         out["geometry"] = geo["summary"]
         out["geometry_detail"] = geo["detail"]
         summary.update({f"{k}": v for k, v in geo["summary"].items()})
-        if figure_dir is not None:
+        xa = geo["xl_align_answers"]
+        if figure_dir is not None and xa.matrix.size:  # one language: no cross-language pair to draw
             from ..results.figures import heatmap
 
-            xa = geo["xl_align_answers"]
             p = heatmap(xa.matrix, xa.labels, xa.labels, f"{title}: XL-align (answer sentences; ours)",
                         figure_dir / "xl_align.png", fmt="{:.2f}", cmap="viridis_r")
             figures["xl_align"] = p.name

