@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,26 @@ from mlir_bench.encoders.base import ModelMeta, Progress, Role
 
 DIM = 16
 KINDS = ("ok", "nan", "dim", "count", "list")
+
+
+def exact_hash_vectors(texts: Sequence[str], dim: int, words: int = 8) -> np.ndarray:
+    """Hashed bag of words whose dot products are exact in float32 on any CPU, in any summation order.
+
+    Each of the first ``words`` words adds +1 or -1 to one of ``dim`` buckets (crc32); the count vector is
+    L2-normalised and rounded to a multiple of 2^-8 (norm 1 to within ~0.5%). Products are then multiples of
+    2^-16 and every partial sum of a dot product fits float32's 24-bit mantissa, so the score of a (query, doc)
+    pair is bit-identical whether the whole pool or a shard is multiplied, by numpy's BLAS, mteb or faiss, on
+    any CPU. Scores stay fine-grained (true ties are rare but real: equal word patterns), so a test comparing
+    rankings tests the tie-breaking, not the machine's rounding. A text with no words is the zero vector.
+    """
+    out = np.zeros((len(texts), dim), dtype=np.float64)
+    for i, t in enumerate(texts):
+        for w in t.lower().split()[:words]:
+            h = zlib.crc32(w.encode())
+            out[i, h % dim] += 1.0 if (h >> 16) & 1 else -1.0
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    out /= np.where(norms == 0, 1.0, norms)
+    return (np.round(out * 256) / 256).astype(np.float32)
 
 
 class FakeEncoder:
