@@ -26,17 +26,17 @@ def main() -> None:
     ap.add_argument("--cache-dir", type=Path, default=None)
     args = ap.parse_args()
 
-    from mlir_bench.data.fetch import default_cache_dir
     from mlir_bench.embedding import embed_corpus
     from mlir_bench.embedding.cache import EmbeddingCache
     from mlir_bench.embedding.lazy import LazyEncoder, load_encoder_lazily
+    from mlir_bench.io import default_cache_root
     from mlir_bench.runner.analysis import language_analysis
     from mlir_bench.runner.run import DEFAULT_METRICS, macro_average, score_cells, search_cells
     from mlir_bench.search import exact_search, kernels
     from mlir_bench.tasks import load_task
 
     header(f"benchmark 3: score every cell of {args.task} after encoding ({args.model})")
-    cache = EmbeddingCache(args.cache_dir or default_cache_dir() / "embeddings")
+    cache = EmbeddingCache(args.cache_dir or default_cache_root() / "embeddings")
     task = load_task(args.task, data_dir=DATA)
     enc = load_encoder_lazily(args.model)
     qv, qs = embed_corpus(enc, task.queries.texts, "query", cache=cache)

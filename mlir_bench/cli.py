@@ -94,12 +94,6 @@ def print_result(result: dict[str, Any]) -> None:
         out.print(t3)
 
 
-def _dtype_name(dtype: str) -> str:
-    from .encoders.registry import canonical_dtype
-
-    return canonical_dtype(dtype)
-
-
 def _split(values: list[str] | None) -> list[str]:
     return [x for v in (values or []) for x in v.split(",") if x]
 
@@ -145,8 +139,11 @@ def run(
 ) -> None:
     """Evaluate model(s) on task(s): Mono, Cross and Multi from one encoding; print tables, write results/."""
     from .embedding.lazy import load_encoder_lazily
+    from .encoders.registry import canonical_dtype
     from .runner import RunConfig, run_evaluation
     from .runner.run import DEFAULT_METRICS
+
+    dtype = canonical_dtype(dtype)  # once: the result's reuse check and the loader see the same name
 
     cache = None if no_cache else _open_cache(cache_dir)
     remote_factory = None
@@ -169,7 +166,7 @@ def run(
                     batch_size=batch_size, k=k, metrics=metric or list(DEFAULT_METRICS),
                     runs_dir=None if runs == "none" else runs_dir, run_settings=_run_settings(runs), save_embeddings=save_embeddings,
                     languages=_split([languages]) if languages else None, overwrite=overwrite, cache=cache,
-                    cache_chunk=cache_chunk, dtype=_dtype_name(dtype),
+                    cache_chunk=cache_chunk, dtype=dtype,
                     encoder_factory=lambda n: load_encoder_lazily(n, batch_size=batch_size, threads=threads,
                                                                   dtype=dtype),
                     remote_factory=remote_factory, shard_size=shard_size, shards_dir=shards_dir, ann=ann,
@@ -193,9 +190,9 @@ def _open_cache(cache_dir: Path | None) -> Any:
         from .embedding.cache import EmbeddingCache  # type: ignore[import-not-found]
     except ImportError:
         return None
-    from .data.fetch import default_cache_dir
+    from .io import default_cache_root
 
-    return EmbeddingCache(cache_dir or default_cache_dir() / "embeddings")
+    return EmbeddingCache(cache_dir or default_cache_root() / "embeddings")
 
 
 @app.command()

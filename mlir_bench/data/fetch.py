@@ -16,10 +16,6 @@ from ..io import default_cache_root, download, sha256_file
 ENV_DATA = "MLIR_BENCH_DATA"
 
 
-def default_cache_dir() -> Path:
-    return default_cache_root()
-
-
 def data_root(data_dir: str | Path | None = None) -> Path:
     """Resolve the data root: explicit argument, then $MLIR_BENCH_DATA, then the cache directory."""
     if data_dir:
@@ -27,7 +23,7 @@ def data_root(data_dir: str | Path | None = None) -> Path:
     env = os.environ.get(ENV_DATA)
     if env:
         return Path(env)
-    return default_cache_dir() / "data"
+    return default_cache_root() / "data"
 
 
 def ensure_file(root: Path, rel_path: str, url: str | None, sha256: str | None, *, verify: bool = True) -> Path:

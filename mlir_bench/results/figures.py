@@ -57,7 +57,8 @@ def heatmap(
     finite = m[np.isfinite(m)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     # one value (a single cell, or all equal) would give the colour bar an empty range: widen it around the value
-    vmin, vmax = (lo, hi) if hi > lo else (lo - max(abs(lo), 1.0) * 0.05, hi + max(abs(hi), 1.0) * 0.05)
+    pad = 0.0 if hi > lo else max(abs(lo), 1.0) * 0.05
+    vmin, vmax = lo - pad, hi + pad
     image = ax.imshow(masked, cmap=colours, aspect="auto", vmin=vmin, vmax=vmax)
     fig.colorbar(image, ax=ax)
     ax.set_xticks(range(n_cols), labels=[str(c) for c in col_labels])

@@ -19,11 +19,10 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from ..data.fetch import default_cache_dir
 from ..embedding import embed_corpus
 from ..encoders.base import Encoder, Progress
 from ..errors import DataError, UserError
-from ..io import atomic_open, exclusive_lock, write_json
+from ..io import atomic_open, default_cache_root, exclusive_lock, write_json
 from ..results.manifest import SCHEMA_VERSION, base_manifest
 from ..results.trec import write_trec_run
 from ..scoring.metrics import evaluate, parse
@@ -251,7 +250,7 @@ def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
                               progress=lambda n: rep.progress(f"encode queries ({meta.name})", n), remote=remote)
     pool_info: dict[str, Any] = {}
     if wants_shards(cfg.shard_size, len(task.docs), encoder):  # pools of any size: shards on disk, streamed
-        pool = encode_pool(task, encoder, shards_dir=Path(cfg.shards_dir or default_cache_dir() / "shards"),
+        pool = encode_pool(task, encoder, shards_dir=Path(cfg.shards_dir or default_cache_root() / "shards"),
                            shard_size=cfg.shard_size, batch_size=cfg.batch_size, cache=cfg.cache,
                            progress=lambda n: rep.progress(f"encode candidates ({meta.name}, sharded)", n))
         dv, dstats, pool_info = StoreRows(pool.store), pool.stats, pool.info

