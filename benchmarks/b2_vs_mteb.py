@@ -137,7 +137,7 @@ def main() -> None:
                                bias=False, overwrite=True, encoder_factory=lambda n: ours_enc,
                                metrics=["ndcg@10"])
         with timed() as t_ours:
-            ours = runner.run_evaluation(cfg)
+            ours = runner.run_evaluation(cfg).to_json()
     mteb_enc = Counting(base)
     model = as_mteb_model(mteb_enc, cache=NeverHits())
     with timed() as t_mteb:

@@ -30,9 +30,11 @@ def main() -> None:
     from mlir_bench.embedding.cache import EmbeddingCache
     from mlir_bench.embedding.lazy import LazyEncoder, load_encoder_lazily
     from mlir_bench.io import default_cache_root
-    from mlir_bench.runner.analysis import language_analysis
-    from mlir_bench.runner.run import DEFAULT_METRICS, macro_average, score_cells, search_cells
-    from mlir_bench.search import exact_search, kernels
+    from mlir_bench.runner.bias_section import language_analysis
+    from mlir_bench.runner.run import DEFAULT_METRICS, query_groups, score_cells
+    from mlir_bench.scoring.aggregate import macro_average
+    from mlir_bench.search import doc_id_order, exact_search, kernels
+    from mlir_bench.search.plan import InMemory, run_plan
     from mlir_bench.tasks import load_task
 
     header(f"benchmark 3: score every cell of {args.task} after encoding ({args.model})")
@@ -54,11 +56,11 @@ def main() -> None:
     for _ in range(args.rounds):
         with timed() as tot:
             with timed() as t:
-                searched = search_cells(task, qv, dv, k=100)
+                searched = run_plan(query_groups(task), qv, InMemory(dv, doc_id_order(task.docs.ids)), k=100)
             phases["search"].append(t)
             with timed() as t:
                 cells, _ = score_cells(task, searched, list(DEFAULT_METRICS))
-                macro_average(cells, list(DEFAULT_METRICS))
+                macro_average(cells.values(), list(DEFAULT_METRICS))
             phases["metrics"].append(t)
             with timed() as t:
                 language_analysis(task, searched, qv, dv, None, "bench")

@@ -48,7 +48,7 @@ def main() -> None:
         cfg = RunConfig(model=args.model, task=args.task, data_dir=DATA, output_dir=Path(tmp.name) / dtype,
                         runs_dir=None, languages=langs, cache=cache, overwrite=True, encoder_factory=lambda n, e=enc: e)
         with timed() as t:
-            results[dtype] = run_evaluation(cfg)
+            results[dtype] = run_evaluation(cfg).to_json()
         times[dtype] = t
         tm = results[dtype]["manifest"]["timings"]
         enc_s = tm["encode_query_seconds"] + tm["encode_document_seconds"]

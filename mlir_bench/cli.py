@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .errors import UserError
+from .scoring.bias_stats import cli_help as bias_cli_help
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="mlir-bench: multilingual retrieval over mixed-language pools.")
@@ -31,8 +36,7 @@ class RichReporter:
     """Progress bars on stderr while encoding; log lines above them."""
 
     def __init__(self, enabled: bool = True) -> None:
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.speed:>6.1f}/s" if False else ""), TimeElapsedColumn(),
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TimeRemainingColumn(), console=console, disable=not enabled, transient=False)
         self.started = False
 
@@ -51,51 +55,104 @@ class RichReporter:
             self.bar.stop()
 
 
+NO_TRUNCATION_WIDTH = 100_000  # off a terminal a table is as wide as its content: no cell is cut to "…"
+
+
 def _wide() -> Console:
-    """The standard output console, or a 200-column one when it is not a terminal (files, pipes, CI logs)."""
-    return out if out.is_terminal else Console(width=200)
+    """The standard output console on a terminal; elsewhere (files, pipes, CI logs) one so wide that tables are
+    never truncated, so ``mlir-bench list-tasks | grep NAME`` finds every full name."""
+    return out if out.is_terminal else Console(width=NO_TRUNCATION_WIDTH)
+
+
+def _print_json(obj: Any) -> None:
+    """Machine-readable output: plain JSON on stdout (no rich markup, highlighting or wrapping)."""
+    import json
+
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=1) + "\n")
 
 
 def _fmt(v: Any) -> str:
     return "—" if v is None else f"{v:.4f}"
 
 
-def print_result(result: dict[str, Any]) -> None:
+def print_result(result: Any) -> None:
     """Metrics x settings (Mono / Cross / Multi), then the main setting's scores per query language."""
-    metrics = result["metrics"]
-    settings = result["settings"]
-    t = Table(title=f"{result['task']['name']} · {result['model']['name']} · {result['task']['text_mode']}")
+    settings = result.settings
+    t = Table(title=f"{result.task.name} · {result.model.name} · {result.task.text_mode}")
     t.add_column("metric")
     for name in settings:
         t.add_column(name, justify="right")
-    for m in metrics:
-        t.add_row(m, *(_fmt(s["scores"].get(m)) for s in settings.values()))
-    t.add_row("cells", *(str(s["n_cells"]) for s in settings.values()))
-    t.add_row("skipped queries", *(str(s["n_skipped"]) for s in settings.values()))
+    for m in result.metrics:
+        t.add_row(m, *(_fmt(s.scores.get(m)) for s in settings.values()))
+    t.add_row("cells", *(str(s.n_cells) for s in settings.values()))
+    t.add_row("skipped queries", *(str(s.n_skipped) for s in settings.values()))
     out.print(t)
-    main = result["main_score"]
-    per = [c for c in result["cells"].values() if c["setting"] == main["setting"]]
+    main = result.main_score
+    per = result.cells_of(main.setting)
     if per:
-        cols = [m for m in dict.fromkeys([main["metric"], "recall@10", "ndcg@10", "mrr@10"]) if m in metrics]
-        t2 = Table(title=f"{main['setting']} by query language")
+        cols = [m for m in dict.fromkeys([main.metric, "recall@10", "ndcg@10", "mrr@10"]) if m in result.metrics]
+        t2 = Table(title=f"{main.setting} by query language")
         t2.add_column("query lang")
         for m in cols:
             t2.add_column(m, justify="right")
         for c in per:
-            t2.add_row(c["name"], *(_fmt(c["scores"].get(m)) for m in cols))
+            t2.add_row(c.name, *(_fmt(c.scores.get(m)) for m in cols))
         out.print(t2)
-    bias = result.get("bias")
-    if bias and bias.get("summary"):
+    if result.bias and result.bias.summary:
         t3 = Table(title="language bias and geometry (Multi)")
         t3.add_column("statistic")
         t3.add_column("value", justify="right")
-        for k, v in bias["summary"].items():
+        for k, v in result.bias.summary.items():
             t3.add_row(k, _fmt(v) if isinstance(v, float) else str(v))
         out.print(t3)
 
 
-def _split(values: list[str] | None) -> list[str]:
-    return [x for v in (values or []) for x in v.split(",") if x]
+def _split(values: list[str] | None, option: str = "") -> list[str]:
+    """The comma-separated names of a repeatable option, stripped; empty items (``a,,b``, a trailing comma) are
+    dropped, but a value that names nothing at all (``""``, ``","``, ``" "``) is a UserError naming ``option``:
+    an empty list must never silently mean "nothing" or "all"."""
+    names: list[str] = []
+    for v in values or []:
+        items = [x.strip() for x in v.split(",") if x.strip()]
+        if not items:
+            raise UserError(f"{option or 'option'} {v!r}: names nothing, expected one or more comma-separated names")
+        names += items
+    return names
+
+
+#: The most a top-k may hold (``--k``): the top k of every query and cell is kept in memory (and in run files).
+MAX_K = 10_000
+
+
+def _check_k(k: int) -> None:
+    """Validate ``--k`` before any work: deep enough for the bias statistics, small enough to fit in memory.
+
+    The metrics do not bound k from below: they are computed from the ranks of the relevant documents in the
+    *full* ranking (``SearchResult.rel_ranks``), so ``ndcg@20`` is exact for any k. The language-bias statistics
+    that read the top-k lists do (``needs_top_k`` in :mod:`mlir_bench.scoring.bias_stats`: mrc@20 correlates
+    parallel queries' scores on the union of their top-20 lists; own_language_share@10 counts languages in the
+    top 10); their deepest cutoff is :func:`~mlir_bench.scoring.bias_stats.min_depth`.
+    """
+    from .scoring.bias_stats import STATISTICS, min_depth
+
+    need = min_depth()
+    if k < need:
+        which = ", ".join(f"{s.name}@{max(s.ks)}" for s in STATISTICS if s.needs_top_k and s.ks)
+        raise UserError(f"--k {k}: the language-bias statistics read the top-k lists ({which}); "
+                        f"expected --k >= {need}")
+    if k > MAX_K:
+        raise UserError(f"--k {k}: expected at most {MAX_K:,} (the top k of every query is held in memory and "
+                        f"written to the run files; metrics use the full ranking whatever k is)")
+
+
+def _check_test(test: str, alpha: float) -> None:
+    """Validate the significance-test options of compare and leaderboard."""
+    from .leaderboard.significance import TESTS
+
+    if test not in TESTS:
+        raise UserError(f"--test {test!r}: expected one of {', '.join(TESTS)}")
+    if not 0 < alpha < 1:
+        raise UserError(f"--alpha {alpha}: expected a significance level strictly between 0 and 1 (e.g. 0.05)")
 
 
 @app.command()
@@ -107,7 +164,8 @@ def run(
     output_dir: Annotated[Path, typer.Option(help="Where result JSON is written.")] = Path("results"),
     text_mode: Annotated[str, typer.Option(help="Candidate text: sentence or sentence+context.")] = "sentence",
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
-    k: Annotated[int, typer.Option(min=1, help="Depth of the stored top-k (run files, top-k metrics).")] = 100,
+    k: Annotated[int, typer.Option(min=1, help="Depth of the stored top-k (run files; the bias statistics need "
+                                   ">= 20; at most 10,000). Metrics use the full ranking whatever k is.")] = 100,
     metric: Annotated[list[str] | None, typer.Option("--metric", help="Metrics (e.g. map, ndcg@10); repeatable.")] = None,
     languages: Annotated[str | None, typer.Option(help="Comma-separated subset of the task's languages.")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where TREC run files (top k per cell) go.")] = Path("runs"),
@@ -138,11 +196,15 @@ def run(
                                             "record its recall@k against exact search.")] = None,
 ) -> None:
     """Evaluate model(s) on task(s): Mono, Cross and Multi from one encoding; print tables, write results/."""
+    from .dtypes import canonical_dtype
     from .embedding.lazy import load_encoder_lazily
-    from .encoders.registry import canonical_dtype
     from .runner import RunConfig, run_evaluation
     from .runner.run import DEFAULT_METRICS
 
+    # every argument is checked before any work (nothing is loaded, encoded or written for a bad one)
+    models, tasks = _split(model, "--model"), _split(task, "--task")
+    langs = _split([languages], "--languages") if languages is not None else None
+    _check_k(k)
     dtype = canonical_dtype(dtype)  # once: the result's reuse check and the loader see the same name
 
     cache = None if no_cache else _open_cache(cache_dir)
@@ -159,13 +221,13 @@ def run(
         raise UserError(f"--backend {backend!r}: expected local or ray")
     reporter = RichReporter(enabled=progress and sys.stderr.isatty() or progress and bool(os.environ.get("CI")) is False)
     try:
-        for mname in _split(model):
-            for tname in _split(task):
+        for mname in models:
+            for tname in tasks:
                 cfg = RunConfig(
                     model=mname, task=tname, data_dir=data_dir, output_dir=output_dir, text_mode=text_mode,
                     batch_size=batch_size, k=k, metrics=metric or list(DEFAULT_METRICS),
                     runs_dir=None if runs == "none" else runs_dir, run_settings=_run_settings(runs), save_embeddings=save_embeddings,
-                    languages=_split([languages]) if languages else None, overwrite=overwrite, cache=cache,
+                    languages=langs, overwrite=overwrite, cache=cache,
                     cache_chunk=cache_chunk, dtype=dtype,
                     encoder_factory=lambda n: load_encoder_lazily(n, batch_size=batch_size, threads=threads,
                                                                   dtype=dtype),
@@ -185,14 +247,37 @@ def _run_settings(runs: str) -> tuple[str, ...]:
     return ("mono", "cross", "multi", "per-language") if runs == "all" else ("mono", "multi", "per-language")
 
 
-def _open_cache(cache_dir: Path | None) -> Any:
+def _open_cache(cache_dir: Path | None, *, must_exist: bool = False) -> Any:
+    """The embedding cache at ``cache_dir`` (default: the mlir-bench cache); ``must_exist``: a UserError when the
+    folder is missing (reading commands: an empty listing or "OK" would hide a mistyped path)."""
     try:
         from .embedding.cache import EmbeddingCache  # type: ignore[import-not-found]
     except ImportError:
         return None
     from .io import default_cache_root
 
-    return EmbeddingCache(cache_dir or default_cache_root() / "embeddings")
+    cache = EmbeddingCache(cache_dir or default_cache_root() / "embeddings")
+    if must_exist and not cache.root.is_dir():
+        what = "is not a folder" if cache.root.exists() else "does not exist"
+        raise UserError(f"{cache.root}: embedding cache folder {what}; expected the folder given to "
+                        f"`run --cache-dir` (default: {default_cache_root() / 'embeddings'})")
+    return cache
+
+
+@contextlib.contextmanager
+def _corruption_notes() -> Iterator[list[str]]:
+    """Collect the cache's corruption warnings (one message per set-aside file) instead of printing them."""
+    from .embedding.cache import CacheCorruptionWarning
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CacheCorruptionWarning)
+        yield notes
+    for w in caught:
+        if issubclass(w.category, CacheCorruptionWarning):
+            notes.append(str(w.message))
+        else:  # not ours to swallow
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 @app.command()
@@ -209,6 +294,8 @@ def leaderboard(
     """Render the static leaderboard page (one self-contained HTML file) from result files."""
     from .leaderboard import build_leaderboard
 
+    _check_test(test, alpha)
+
     path = build_leaderboard(results_dir, output, test=test, n_permutations=permutations, seed=seed, alpha=alpha,
                              expected=expected)
     out.print(f"wrote {path}", highlight=False)
@@ -221,8 +308,7 @@ def compare(
     task: Annotated[str, typer.Option("--task", "-t", help="Task name.")] = "xquad-r",
     setting: Annotated[str, typer.Option(help="Setting: mono, multi, ... (whose cells have per-query values).")] = "multi",
     metric: Annotated[str, typer.Option(help="Per-query statistic: a metric (map, ndcg@10, ...) or a bias "
-                                        "statistic (rank_distance, mrc@10, peer@20, tlr@10, tlr@100, "
-                                        "own_language_share@10).")] = "map",
+                                        f"statistic ({bias_cli_help()}).")] = "map",
     results_dir: Annotated[Path, typer.Option(help="Folder of result JSON and per-query sidecars.")] = Path("results"),
     text_mode: Annotated[str, typer.Option(help="Candidate text mode of the results.")] = "sentence",
     test: Annotated[str, typer.Option(help="fisher (paired randomization) or student (paired t-test).")] = "fisher",
@@ -235,7 +321,9 @@ def compare(
     from .io import write_json
     from .leaderboard.compare import compare_models
 
-    mc = compare_models(results_dir, task, _split(model), setting=setting, metric=metric, text_mode=text_mode,
+    models = _split(model, "--model")
+    _check_test(test, alpha)
+    mc = compare_models(results_dir, task, models, setting=setting, metric=metric, text_mode=text_mode,
                         test=test, n_permutations=permutations, seed=seed, alpha=alpha)
     c = mc.comparison
     prefix = os.path.commonprefix(c.models) if len(c.models) > 1 else ""
@@ -266,7 +354,8 @@ def compare(
 
 @app.command()
 def check(
-    expected: Annotated[Path, typer.Option(help="Expected-scores TOML (Pyserini 2CR style).")] = Path("results/expected.toml"),
+    expected: Annotated[Path | None, typer.Option(help="Expected-scores TOML (Pyserini 2CR style; default: the "
+                                                  "one shipped with mlir-bench, tasks/expected.toml).")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Only conditions with this tag (e.g. fast); repeatable.")] = None,
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only these models; repeatable.")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Only these tasks; repeatable.")] = None,
@@ -280,9 +369,13 @@ def check(
     """Rerun the expected-score conditions; print OK / OKish / FAIL per condition; exit 1 on any FAIL."""
     import tempfile
 
-    from .check import format_outcome, load_expected, run_check, select, summary
+    from .reproduction import run_check
+    from .results.expected import format_outcome, load_expected, packaged_expected_scores, select, summary
 
-    conds = select(load_expected(expected), tags=_split(tag), models=_split(model), tasks=_split(task))
+    if expected is None:
+        expected = packaged_expected_scores()
+    conds = select(load_expected(expected), tags=_split(tag, "--tag"), models=_split(model, "--model"),
+                   tasks=_split(task, "--task"))
     if not conds:
         raise UserError(f"{expected}: no condition matches the given --tag/--model/--task")
     cache = None if no_cache else _open_cache(cache_dir)
@@ -328,69 +421,118 @@ app.add_typer(cache_app, name="cache")
 def cache_info(
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
 ) -> None:
-    """One line per vector key: model, role, prompt, dtype, shards, stored vectors and size."""
-    cache = _open_cache(cache_dir)
+    """One line per vector key: model, role, prompt, dtype, shards, stored vectors and size.
+
+    Shard headers are read (not the vectors); a shard whose header is damaged is set aside, as on any read, and
+    named on stderr."""
+    cache = _open_cache(cache_dir, must_exist=True)
     t = Table(title=f"embedding cache {cache.root}")
     for col in ("key", "model", "role", "prompt", "max length", "dtype", "shards", "vectors", "MB"):
         t.add_column(col, justify="right" if col in ("shards", "vectors", "MB", "max length") else "left")
-    for key in cache.keys():
-        f, st = cache.describe_key(key), cache.stats(key)
-        t.add_row(key, str(f.get("name", "?")), str(f.get("role", "?")), repr(f.get("prompt", "")),
-                  str(f.get("max_length", "")), str(f.get("dtype", "")), str(st["shards"]), f"{st['rows']:,}",
-                  f"{st['bytes'] / 1e6:.1f}")
+    with _corruption_notes() as notes:
+        for key in cache.keys():
+            f, st = cache.describe_key(key), cache.stats(key)
+            t.add_row(key, str(f.get("name", "?")), str(f.get("role", "?")), repr(f.get("prompt", "")),
+                      str(f.get("max_length", "")), str(f.get("dtype", "")), str(st["shards"]), f"{st['rows']:,}",
+                      f"{st['bytes'] / 1e6:.1f}")
     _wide().print(t)
+    for line in notes:
+        console.print(f"warning: {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 @cache_app.command("verify")
 def cache_verify(
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
-    key: Annotated[list[str] | None, typer.Option("--key", help="Only these vector keys; repeatable.")] = None,
+    key: Annotated[list[str] | None, typer.Option("--key", help="Only these vector keys; repeatable (the "
+                                                  "searches/ folder is then not checked).")] = None,
 ) -> None:
-    """Read every shard in full and check its checksum; corrupt shards are set aside; exit 1 if any was found."""
-    cache = _open_cache(cache_dir)
-    keys = _split(key) or cache.keys()
+    """Read every shard, search checkpoint and bias memo in full and check its sha256; set aside (shards) or remove
+    (searches/) the damaged ones; remove temporary files of killed writers; exit 1 if anything was damaged."""
+    from .embedding.cache import VERIFY_TMP_SECONDS
+    from .runner.bias_memo import verify_searches
+
+    cache = _open_cache(cache_dir, must_exist=True)
+    keys = _split(key, "--key") or cache.keys()
     unknown = sorted(set(keys) - set(cache.keys()))
     if unknown:
         raise UserError(f"{cache.root}: no vector key {', '.join(unknown)}; see `mlir-bench cache info`")
+
+    def say(line: str) -> None:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+
     bad = 0
     for k in keys:
         r = cache.verify(k)
         name = cache.describe_key(k).get("name", "?")
         status = "OK" if not r["corrupt"] else f"CORRUPT ({len(r['corrupt'])} shard(s) set aside)"
-        out.print(f"{k} {name}: {r['shards']} shards, {r['rows']:,} vectors, {r['unique_texts']:,} texts: {status}",
-                  highlight=False, markup=False)
+        say(f"{k} {name}: {r['shards']} shards, {r['rows']:,} vectors, {r['unique_texts']:,} texts: {status}")
         for line in r["corrupt"]:
-            out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+            say(f"  {line}")
         bad += len(r["corrupt"])
+    if not key:
+        searches = cache.root / "searches"
+        r = verify_searches(searches)
+        status = "OK" if not r["damaged"] else f"DAMAGED ({len(r['damaged'])} file(s) removed; recomputed on the next run)"
+        say(f"searches: {r['checkpoints']} search checkpoints, {r['memos']} bias memos: {status}")
+        for line in r["damaged"]:
+            say(f"  {line}")
+        if r["older"]:
+            say(f"  {len(r['older'])} file(s) of the older format without a checksum removed (recomputed on demand)")
+        for line in r["other"]:
+            say(f"  not a search checkpoint or bias memo, left alone: {line}")
+        bad += len(r["damaged"])
+        removed, kept = cache.remove_stale_tmp()
+        minutes = f"{VERIFY_TMP_SECONDS / 60:g}"
+        say(f"temporary files of killed writers: {len(removed)} removed"
+            + (f", {len(kept)} younger than {minutes} minutes kept (a writer may be running)" if kept else ""))
+        for p in removed:
+            say(f"  removed {p}")
+        for p in kept:
+            say(f"  kept {p}")
     if bad:
         raise SystemExit(1)
 
 
 @app.command("list-tasks")
-def list_tasks() -> None:
-    """The registered tasks."""
+def list_tasks(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON (one object per task) instead of a table.")] = False,
+) -> None:
+    """The registered tasks (full names, never truncated when the output is not a terminal)."""
     from .tasks import list_task_specs
 
+    specs = list_task_specs()
+    if json_out:
+        _print_json([{"name": s.name, "family": s.family, "level": s.level, "languages": list(s.languages),
+                      "main_setting": s.main_setting, "main_score": s.main_score, "license": s.license,
+                      "description": s.description} for s in specs])
+        return
     t = Table(title="tasks")
     for col in ("name", "family", "level", "languages", "main score", "licence"):
         t.add_column(col)
-    for s in list_task_specs():
+    for s in specs:
         t.add_row(s.name, s.family, s.level, " ".join(s.languages), f"{s.main_setting} {s.main_score}", s.license)
-    out.print(t)
+    _wide().print(t)
 
 
 @app.command("list-models")
-def list_models() -> None:
+def list_models(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON (one object per model) instead of a table.")] = False,
+) -> None:
     """The registered models (any sentence-transformers id or local path also works)."""
     from .encoders.registry import list_models as _list
 
+    models = _list()
+    if json_out:
+        _print_json([{"name": m.name, "dim": m.dim, "similarity": m.similarity, "prompts": dict(m.prompts),
+                      "max_length": m.max_length, "revision": m.revision, "source": m.source} for m in models])
+        return
     t = Table(title="models")
     for col in ("name", "dim", "similarity", "prompts", "max length", "revision", "source"):
         t.add_column(col)
-    for m in _list():
+    for m in models:
         prompts = " / ".join(f"{k}={v!r}" for k, v in m.prompts.items()) or "—"
         t.add_row(m.name, str(m.dim or "—"), m.similarity, prompts, str(m.max_length or "—"), m.revision, m.source)
-    out.print(t)
+    _wide().print(t)
 
 
 @app.command("import-mteb")
@@ -451,16 +593,54 @@ def _error(message: str) -> None:
     console.print(f"[red]error:[/red] {escape(_one_line(message))}", highlight=False, soft_wrap=True)
 
 
+#: OSErrors of the machine, not of the program: a full or read-only disk, a folder without permission.
+_WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+}
+
+
+def _os_error_message(exc: OSError) -> str:
+    """One line for a full / read-only / forbidden disk: the file, what happened, what to do."""
+    where = exc.filename if exc.filename is not None else exc.filename2
+    what = _WRITE_ERRORS[exc.errno]
+    return (f"{where if where is not None else '(file not known)'}: {what} ({errno.errorcode[exc.errno]}); "
+            f"no partial file was kept (writes are atomic); free space or fix the permissions, or choose another "
+            f"--output-dir / --runs-dir / --cache-dir, and rerun")
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """mlir-bench's own warnings (a corrupt cache file set aside, ...) as one line; others as Python shows them."""
+    if category.__module__.startswith("mlir_bench"):
+        console.print(f"warning: {_one_line(message)}", highlight=False, markup=False, soft_wrap=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback.
 
-    Ctrl-C (SIGINT) prints one line and exits with 130; finished work is kept (atomic writes, cache).
+    A full disk (ENOSPC, EDQUOT), a read-only file system (EROFS) or a denied write (EACCES) is one line naming
+    the file, exit code 1. Ctrl-C (SIGINT) prints one line and exits with 130; finished work is kept (atomic
+    writes, cache).
     """
+    warnings.showwarning = _show_warning
     try:
         rv = app(standalone_mode=False)
     except UserError as exc:
         _error(str(exc))
         raise SystemExit(exc.exit_code) from None
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRORS:
+            raise
+        _error(_os_error_message(exc))
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         rv = 130
     except typer.Abort:

@@ -45,9 +45,12 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, tmp):
+            # a failed write (disk full, ...): name the target, not the hidden temporary file (same OSError subclass)
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 

@@ -32,11 +32,11 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _data import DATA  # noqa: E402
 from fake_encoder import register_fakes  # noqa: E402
 
 from mlir_bench import cli  # noqa: E402
 
-DATA = Path(os.environ.get("MLIR_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 MESSAGES: dict[str, str] = {}
 
 LAREQA_SPEC = """name = "tiny"
@@ -380,6 +380,28 @@ def _output_under_file(e: Env) -> list[str]:
     return e.args()
 
 
+def _other(*args: str) -> Setup:
+    """Another command than run; ``{out}``, ``{cache}`` and ``{root}`` in ``args`` become the case's folders."""
+    def setup(e: Env) -> list[str]:
+        e.cache.mkdir(parents=True, exist_ok=True)  # an (empty) embedding cache exists
+        return [a.format(out=e.out, cache=e.cache, root=e.root) for a in args]
+    return setup
+
+
+def _mteb_score(value: Any) -> Setup:
+    """An mteb MIRACLRetrieval result (the real fixture of tests/test_mteb.py) whose yo nDCG@10 is ``value``."""
+    def setup(e: Env) -> list[str]:
+        pytest.importorskip("mteb")
+        src = Path(__file__).parent / "fixtures" / "mteb" / "results"
+        shutil.copytree(src, e.root / "mteb")
+        f = next((e.root / "mteb").rglob("MIRACLRetrieval.json"))
+        raw = json.loads(f.read_text(encoding="utf-8"))
+        raw["scores"]["dev"][0]["ndcg_at_10"] = value
+        f.write_text(json.dumps(raw), encoding="utf-8")
+        return ["import-mteb", str(f), "--output-dir", str(e.out)]
+    return setup
+
+
 CASES: dict[str, tuple[Setup, list[str]]] = {
     # -- data files: missing, truncated, corrupt JSON --------------------------------------------------------
     "json-missing-file": (_missing_file, ["de.json", "missing"]),
@@ -438,6 +460,8 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "spec-bad-name": (_spec_sub('name = "tiny"', 'name = "Tiny Task"'), ["tiny.toml", "field name", "'Tiny Task'"]),
     "spec-unknown-family": (_spec_sub('family = "lareqa"', 'family = "squad"'),
                             ["tiny.toml", "field family", "found 'squad'"]),
+    "spec-main-score-not-a-metric": (_spec_sub('main_score = "map"', 'main_score = "f1"'),
+                                     ["tiny.toml", "field main_score", "unknown metric 'f1'", "expected one of"]),
     "spec-bad-sha256": (_spec_sub('path = "xq/de.json"', 'path = "xq/de.json"\nsha256 = "abc"'),
                         ["tiny.toml", "field source.files.0.sha256", "found 'abc'"]),
     "spec-unknown-language": (_spec_sub('languages = ["de", "en"]', 'languages = ["de", "en", "xx"]'),
@@ -481,6 +505,7 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
                            ["tiny-miracl", "query yo/extra-q", "expected non-empty text"]),
     # -- models ------------------------------------------------------------------------------------------------
     "model-unknown-name": (_args(model="nosuch:model"), ["unknown model 'nosuch:model'", "registered models"]),
+    "model-near-miss-name": (_args(model="bm26"), ["unknown model 'bm26'; did you mean 'bm25'?"]),
     "model-returns-nan": (_args(model="fake-nan"), ["fake-nan", "NaN/inf", "expected finite vectors"]),
     "model-wrong-dimension": (_args(model="fake-dim"), ["fake-dim", "dimension 15", "expected 16"]),
     "model-wrong-count": (_args(model="fake-count"), ["fake-count", "texts, expected (", "dim)"]),
@@ -493,7 +518,7 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "existing-result-corrupt": (_existing_result(b'{"schema_version": 1, "ta'),
                                 ["tiny__fake-ok__sentence.json", "not valid JSON", "--overwrite"]),
     "existing-result-wrong-schema": (_existing_result(b'{"schema_version": 99}'),
-                                     ["tiny__fake-ok__sentence.json", "schema_version 99, expected 1"]),
+                                     ["tiny__fake-ok__sentence.json", "schema_version 99; this version reads 1, 2"]),
     # -- command line ------------------------------------------------------------------------------------------
     "cli-missing-model": (lambda e: [a for a in e.args() if a not in ("-m", "fake-ok")], ["Missing option", "--model"]),
     "cli-unknown-option": (_args("--bogus"), ["No such option: --bogus"]),
@@ -506,6 +531,34 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "cli-unknown-language": (_args("--languages", "de,xx"), ["task tiny has no language(s) ['xx']", "it has de, en"]),
     "cli-bad-dtype": (_args("--dtype", "int8"), ["unsupported dtype 'int8'"]),
     "cli-missing-option-value": (lambda e: [*e.args(), "--k"], ["'--k'", "requires an argument"]),
+    # empty lists never mean "nothing" (exit 0) or "all"
+    "cli-empty-model": (_args(model=""), ["--model ''", "names nothing", "expected one or more"]),
+    "cli-empty-model-commas": (_args(model=","), ["--model ','", "names nothing"]),
+    "cli-empty-task": (lambda e: [*e.args()[:3], "-t", "", *e.args()[5:]], ["--task ''", "names nothing"]),
+    "cli-empty-languages": (_args("--languages", ""), ["--languages ''", "names nothing"]),
+    "cli-empty-languages-commas": (_args("--languages", ","), ["--languages ','", "names nothing"]),
+    # --k is checked before any work (it used to fail after encoding and search, or run out of memory)
+    "cli-k-too-small-for-bias": (_args("--k", "19"), ["--k 19", "mrc@20", "expected --k >= 20"]),
+    "cli-k-too-large": (_args("--k", "100000000"), ["--k 100000000", "at most 10,000"]),
+    # other commands
+    "compare-unknown-test": (_other("compare", "-m", "a,b", "--results-dir", "{out}", "--test", "foo"),
+                             ["--test 'foo'", "expected one of fisher, student"]),
+    "compare-alpha-out-of-range": (_other("compare", "-m", "a,b", "--results-dir", "{out}", "--alpha", "5"),
+                                   ["--alpha 5.0", "strictly between 0 and 1"]),
+    "leaderboard-unknown-test": (_other("leaderboard", "--results-dir", "{out}", "--out", "{out}/lb.html", "--test",
+                                        "foo"), ["--test 'foo'", "expected one of fisher, student"]),
+    "leaderboard-alpha-out-of-range": (_other("leaderboard", "--results-dir", "{out}", "--out", "{out}/lb.html",
+                                              "--alpha", "0"), ["--alpha 0.0", "strictly between 0 and 1"]),
+    "cache-verify-missing-folder": (_other("cache", "verify", "--cache-dir", "{root}/no-cache"),
+                                    ["no-cache", "embedding cache folder does not exist"]),
+    "cache-info-missing-folder": (_other("cache", "info", "--cache-dir", "{root}/no-cache"),
+                                  ["no-cache", "embedding cache folder does not exist"]),
+    "cache-verify-empty-key": (_other("cache", "verify", "--cache-dir", "{cache}", "--key", ""),
+                               ["--key ''", "names nothing"]),
+    "check-empty-tag": (_other("check", "--tag", ","), ["--tag ','", "names nothing"]),
+    "import-mteb-score-out-of-range": (_mteb_score(-5), ["MIRACLRetrieval.json", "(dev/yo)", "ndcg_at_10 is -5",
+                                                        "expected a finite number in [0, 1]"]),
+    "import-mteb-score-not-a-number": (_mteb_score("0.5"), ["MIRACLRetrieval.json", "ndcg_at_10 is '0.5' (str)"]),
 }
 
 
@@ -605,11 +658,76 @@ def test_existing_result_of_another_dtype_is_not_reused(env: Env, capsys: pytest
     (result,) = env.out.glob("*.json")
     before = result.read_bytes()
     code, _, err = run_cli(env.args("fake-ok", "--runs", "none", "--dtype", "bf16"), capsys, monkeypatch)
-    assert_one_line_error("dtype-mismatch", code, err, ["holds a float32 run of fake-ok, but bfloat16 was asked for",
-                                                      "--overwrite", result.name])
+    assert_one_line_error("dtype-mismatch", code, err, ["holds another run's result",
+                                                      "model dtype 'float32' (asked: 'bfloat16')", "--overwrite",
+                                                      result.name])
     assert result.read_bytes() == before
     code, _, err = run_cli(env.args("fake-ok", "--runs", "none", "--dtype", "fp32"), capsys, monkeypatch)
     assert code == 0 and "reusing it" in err
+
+
+# ------------------------------------------------------------------------------------------------ the machine
+def _tmp_files(e: Env) -> list[Path]:
+    return [p for d in (e.out, e.cache) if d.exists() for p in d.rglob("*") if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("where", ["cache", "results", "runs"])
+def test_full_or_read_only_disk_is_one_line_exit_1(where: str, env: Env, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC (or EROFS) while writing the cache, the result or a run file: one line naming the file, exit 1.
+
+    The disk is made full by making the write path fail: ``os.fsync`` for every file (the first write of a run
+    is to the cache), or ``os.replace`` onto a result or run file (as the real call reports it: both names).
+    """
+    import errno
+
+    code_err = errno.EROFS if where == "runs" else errno.ENOSPC
+    if where == "cache":
+        def fsync(fd: int) -> None:
+            raise OSError(code_err, os.strerror(code_err))
+        monkeypatch.setattr(os, "fsync", fsync)
+    else:
+        real_replace = os.replace
+        target = env.out if where == "results" else env.runs
+
+        def replace(src: Any, dst: Any, *a: Any, **k: Any) -> None:
+            if Path(dst).parent == target or (where == "runs" and target in Path(dst).parents):
+                raise OSError(code_err, os.strerror(code_err), str(src), None, str(dst))
+            real_replace(src, dst, *a, **k)
+        monkeypatch.setattr(os, "replace", replace)
+    code, _, err = run_cli(env.args("fake-ok"), capsys, monkeypatch)
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines[-1].startswith("error: ") and sum(ln.startswith("error:") for ln in lines) == 1, err
+    line = lines[-1]
+    assert code == 1, (code, err)
+    assert ("no space left on the device (ENOSPC)" if where != "runs" else "read-only file system (EROFS)") in line
+    named = line.removeprefix("error: ").split(": ")[0]
+    assert Path(named).parent.parent == env.cache if where == "cache" else (
+        Path(named).parent == env.out if where == "results" else env.runs in Path(named).parents), line
+    assert not Path(named).name.startswith("."), line  # the file itself, not its hidden temporary file
+    assert _tmp_files(env) == [], "a partial temporary file was left"
+    assert not list(env.out.glob("*.json")), "a result was written"
+
+
+def test_damaged_cache_shard_header_is_re_encoded_by_run(env: Env, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flipped bit in a shard's header key ("sha256" -> "rha256") used to crash `run` with KeyError."""
+    code, _, err = run_cli(env.args("fake-ok", "--runs", "none"), capsys, monkeypatch)
+    assert code == 0, err
+    (result,) = env.out.glob("*.json")
+    first = json.loads(result.read_text(encoding="utf-8"))
+    shard = sorted(env.cache.rglob("*.vec"))[0]
+    raw = bytearray(shard.read_bytes())
+    i = raw.index(b'"sha256"') + 1
+    raw[i] ^= 0x01
+    shard.write_bytes(bytes(raw))
+    code, _, err = run_cli(env.args("fake-ok", "--runs", "none", "--overwrite"), capsys, monkeypatch)
+    assert code == 0 and "Traceback" not in err, err
+    assert f"warning: embedding cache: ignoring corrupt shard {shard}" in err
+    assert shard.with_name(shard.name + ".corrupt").exists()
+    again = json.loads(result.read_text(encoding="utf-8"))
+    assert again["cells"] == first["cells"] and again["settings"] == first["settings"]
 
 
 # ------------------------------------------------------------------------------------------------ real process

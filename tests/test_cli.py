@@ -106,3 +106,83 @@ def test_user_errors_are_one_line(tmp_path):
         assert p.returncode == 2, (args, p.stderr)
         assert needle in p.stderr and "Traceback" not in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+# ------------------------------------------------------------------------------------------------ listings
+@pytest.mark.parametrize("command", ["list-tasks", "list-models"])
+def test_listings_are_never_truncated_off_a_terminal(command):
+    """`mlir-bench list-tasks | grep belebele-mmlir` used to find nothing: names were cut to "belebele-mm…"."""
+    from mlir_bench.encoders.registry import registered_names
+    from mlir_bench.tasks import list_task_specs
+
+    names = [s.name for s in list_task_specs()] if command == "list-tasks" else registered_names()
+    p = cli(command, env={"COLUMNS": "60"})  # a pipe, and a narrow default width
+    assert p.returncode == 0, p.stderr
+    assert "…" not in p.stdout, p.stdout
+    words = set(p.stdout.replace("│", " ").split())
+    assert set(names) <= words, (sorted(set(names) - words), p.stdout)
+    if command == "list-tasks":
+        assert "belebele-mmlir" in words
+
+
+@pytest.mark.parametrize("command", ["list-tasks", "list-models"])
+def test_listings_as_json(command):
+    from mlir_bench.encoders.registry import registered_names
+    from mlir_bench.tasks import list_task_specs
+
+    p = cli(command, "--json")
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    if command == "list-tasks":
+        assert [r["name"] for r in rows] == [s.name for s in list_task_specs()]
+        assert {"family", "level", "languages", "main_setting", "main_score", "license"} <= set(rows[0])
+    else:
+        assert sorted(r["name"] for r in rows) == registered_names()
+        assert {"dim", "similarity", "prompts", "max_length", "revision", "source"} <= set(rows[0])
+
+
+# ------------------------------------------------------------------------------------------------ numba's cache
+def test_numba_cache_falls_back_when_neither_the_package_nor_home_is_writable(tmp_path):
+    """An installed package and a user without a writable home: numba found no cache folder for the
+    ``@njit(cache=True)`` kernels and every run died on import ("no locator available")."""
+    import shutil
+    from pathlib import Path
+
+    import mlir_bench
+
+    pkg = tmp_path / "site" / "mlir_bench"
+    shutil.copytree(Path(mlir_bench.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    for d in [pkg, *(p for p in pkg.rglob("*") if p.is_dir())]:
+        (d / "__pycache__").write_text("not a folder")  # the package's folders cannot hold a cache (read-only)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".cache").write_text("not a folder")  # ~/.cache/numba cannot be created, even by root
+    home.chmod(0o555)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "MLIR_BENCH_CACHE")}
+    env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONPATH=str(pkg.parent))
+    code = ("import os, numpy as np, mlir_bench\n"
+            "assert mlir_bench.__file__.startswith(os.environ['PYTHONPATH']), mlir_bench.__file__\n"
+            "import mlir_bench.search.kernels\n"
+            "from mlir_bench.results._trec_kernel import _put_int\n"
+            "out = np.zeros(8, np.uint8)\n"
+            "assert _put_int(out, 0, 42) == 2 and bytes(out[:2]) == b'42'\n"
+            "print(os.environ['NUMBA_CACHE_DIR'])\n")
+    try:
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
+                           cwd=tmp_path)
+    finally:
+        home.chmod(0o755)
+    assert p.returncode == 0, p.stderr[-3000:]
+    cache_dir = Path(p.stdout.strip())
+    assert cache_dir.parent == tmp and cache_dir.stat().st_mode & 0o077 == 0  # private to the user
+    assert list(cache_dir.rglob("*.nbi")), "numba cached nothing"
+    env["MLIR_BENCH_CACHE"] = str(tmp_path / "mb-cache")  # a configured mlir-bench cache is preferred
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
+                       cwd=tmp_path)
+    assert p.returncode == 0 and p.stdout.strip() == str(tmp_path / "mb-cache" / "numba"), p.stderr[-3000:]
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")  # an explicit choice is kept
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
+                       cwd=tmp_path)
+    assert p.returncode == 0 and p.stdout.strip() == str(tmp_path / "mine"), p.stderr[-3000:]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from result_factory import make_result
 
 from mlir_bench.errors import UserError
 from mlir_bench.leaderboard.compare import compare_models, paired_values, select_entries
@@ -17,9 +18,7 @@ from mlir_bench.leaderboard.significance import randomization_test
 
 
 def write_result(folder: Path, name: str, per_query: dict, cells: dict, task: str = "toy") -> None:
-    result = {"schema_version": 1,
-              "task": {"name": task, "text_mode": "sentence", "languages": ["de", "en"]},
-              "model": {"name": name}, "settings": {}, "cells": cells}
+    result = make_result(task, name, cells)
     stem = f"{task}__{name.replace('/', '_')}__sentence"
     (folder / f"{stem}.json").write_text(json.dumps(result), encoding="utf-8")
     with gzip.open(folder / f"{stem}.perquery.json.gz", "wt", encoding="utf-8") as fh:

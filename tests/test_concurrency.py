@@ -1,6 +1,6 @@
 """Concurrency: identical runs started at the same moment all finish with identical results; nothing is corrupted.
 
-One round of ``benchmarks/concurrent_runs.py`` with the deterministic fake encoder (slowed so the runs overlap)
+One round of ``tests/harness/concurrent_runs.py`` with the deterministic fake encoder (slowed so the runs overlap)
 on the two-article XQuAD-R de/en task, through the real command line: two identical commands (the second waits
 on the result lock, then reuses the result), two runs sharing one cache but writing different results folders
 (both encode at once into the same cache), and two ``--overwrite`` runs into one folder (serialised).
@@ -8,20 +8,17 @@ on the result lock, then reuses the result), two runs sharing one cache but writ
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "benchmarks"))
 sys.path.insert(0, str(HERE))
-import concurrent_runs as cr  # noqa: E402
-import kill_resume as kr  # noqa: E402
+from _data import DATA  # noqa: E402
 from fake_encoder import make_tiny_task  # noqa: E402
-
-DATA = Path(os.environ.get("MLIR_BENCH_DATA", HERE.parents[1] / "shared" / "data"))
+from harness import concurrent_runs as cr  # noqa: E402
+from harness import kill_resume as kr  # noqa: E402
 
 
 def test_concurrent_identical_runs(tmp_path: Path) -> None:

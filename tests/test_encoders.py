@@ -18,13 +18,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
+from _data import DATA  # noqa: E402
 
 from mlir_bench.encoders import list_models, load_encoder, register, register_prefix  # noqa: E402
 from mlir_bench.encoders.base import FittedEncoder, ModelMeta  # noqa: E402
 from mlir_bench.encoders.registry import files_revision, folder_revision  # noqa: E402
 from mlir_bench.errors import ModelError  # noqa: E402
 
-DATA = Path(os.environ.get("MLIR_BENCH_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 LANGS = ("en", "de", "zh", "th", "ar")
 N_ARTICLES = 12
 

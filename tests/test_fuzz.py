@@ -11,11 +11,15 @@ import copy
 import gzip
 import json
 import math
+import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from _data import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -311,3 +315,157 @@ def test_miracl_corpus_bytes(raw: bytes) -> None:
         list(miracl.iter_corpus([path]))
     except DataError as exc:
         assert str(path) in str(exc)
+
+
+# ------------------------------------------------------------------------------------------------ searches/
+# The search checkpoints (``*.npz``) and bias memos (``bias-*.json``) under the cache's ``searches/`` folder carry a
+# sha256 of their content: whatever happens to their bytes, a load returns exactly what was stored or a miss (and
+# the caller recomputes); never a changed value, never an exception.
+def _search_results() -> dict[str, Any]:
+    from mlir_bench.search.base import SearchResult
+
+    rng = np.random.default_rng(1)
+    return {f"multi/{lang}": SearchResult(rng.integers(0, 90, (5, 20)), rng.random((5, 20)).astype(np.float32),
+                                          rng.integers(0, 90, (5, 3)), rng.integers(1, 90, (5, 3)),
+                                          rng.random((5, 3)).astype(np.float32), 90) for lang in ("de", "en", "es")}
+
+
+SEARCHES = TMP / "searches"
+RESULTS = _search_results()
+BIAS = {"summary": {"mrc@10": -67.274712, "peer@20": 0.757213, "tlr@10": 0.072165}, "figures": {},
+        "per_language": {"mrc@10": {"de": -66.1, "en": -68.449424}}}
+DIGEST = "5e" * 32
+
+
+def _fresh_searches() -> tuple[bytes, bytes, Path, Path]:
+    from mlir_bench.runner.bias_memo import memo_analysis
+    from mlir_bench.search.checkpoint import SearchCheckpoint
+
+    shutil.rmtree(SEARCHES, ignore_errors=True)
+    ck = SearchCheckpoint(SEARCHES)
+    ck.save(DIGEST, RESULTS)
+    memo_analysis(SEARCHES, ["fuzz"], None, lambda: copy.deepcopy(BIAS))
+    (memo,) = SEARCHES.rglob("bias-*.json")
+    return ck._path(DIGEST).read_bytes(), memo.read_bytes(), ck._path(DIGEST), memo
+
+
+CKPT_BYTES, MEMO_BYTES, CKPT_PATH, MEMO_PATH = _fresh_searches()
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(
+        a[k].n_docs == b[k].n_docs and all(np.array_equal(getattr(a[k], f), getattr(b[k], f))
+                                           for f in ("top_idx", "top_scores", "rel_idx", "rel_ranks", "rel_scores"))
+        for k in a)
+
+
+def _damage(raw: bytes, data: st.DataObject) -> bytes:
+    """Cut the file anywhere, flip bits of one byte, or (JSON) change one digit as sed would."""
+    b = bytearray(raw)
+    how = data.draw(st.sampled_from(["truncate", "flip", "digit"]))
+    if how == "truncate":
+        return bytes(b[: data.draw(st.integers(0, len(b) - 1))])
+    digits = [i for i, c in enumerate(b) if 0x30 <= c <= 0x39]
+    if how == "digit" and digits:
+        i = data.draw(st.sampled_from(digits))
+        b[i] = 0x30 + (b[i] - 0x30 + data.draw(st.integers(1, 9))) % 10
+    else:
+        i = data.draw(st.integers(0, len(b) - 1))
+        b[i] ^= data.draw(st.integers(1, 255))
+    return bytes(b)
+
+
+@FUZZ
+@given(st.data())
+def test_search_checkpoint_damaged_is_exact_or_a_miss(data: st.DataObject) -> None:
+    from mlir_bench.search.checkpoint import SearchCacheWarning, SearchCheckpoint
+
+    CKPT_PATH.parent.mkdir(parents=True, exist_ok=True)
+    CKPT_PATH.write_bytes(_damage(CKPT_BYTES, data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SearchCacheWarning)
+        got = SearchCheckpoint(SEARCHES).load(DIGEST)
+    assert got is None or _same(got, RESULTS)
+    if got is None:
+        assert not CKPT_PATH.exists()  # removed: the next run searches again and stores a good one
+
+
+@FUZZ
+@given(st.data())
+def test_bias_memo_damaged_is_exact_or_recomputed(data: st.DataObject) -> None:
+    from mlir_bench.runner.bias_memo import memo_analysis
+    from mlir_bench.search.checkpoint import SearchCacheWarning
+
+    MEMO_PATH.parent.mkdir(parents=True, exist_ok=True)
+    MEMO_PATH.write_bytes(_damage(MEMO_BYTES, data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SearchCacheWarning)
+        got = memo_analysis(SEARCHES, ["fuzz"], None, lambda: copy.deepcopy(BIAS))
+    assert got == BIAS
+
+
+def test_searches_controls() -> None:
+    """The undamaged files are hits (so every miss above is caused by the damage)."""
+    from mlir_bench.runner.bias_memo import memo_analysis
+    from mlir_bench.search.checkpoint import SearchCheckpoint
+
+    _fresh_searches()
+    got = SearchCheckpoint(SEARCHES).load(DIGEST)
+    assert got is not None and _same(got, RESULTS)
+    assert memo_analysis(SEARCHES, ["fuzz"], None, lambda: pytest.fail("recomputed an intact memo")) == BIAS
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "digit"])
+def test_damaged_searches_rerun_gives_the_same_scores(damage: str, tmp_path: Path, monkeypatch) -> None:
+    """A real run (fake encoder, two XQuAD-R articles), every file of ``searches/`` damaged, the same run again:
+    identical scores and bias statistics, and the damaged files replaced by good ones."""
+    import sys as _sys
+
+    if not (DATA / "xquad-r" / "de.json").exists():
+        pytest.skip(f"real data not found at {DATA}")
+    _sys.path.insert(0, str(Path(__file__).parent))
+    from fake_encoder import register_fakes
+
+    from mlir_bench import cli
+    from mlir_bench.runner.bias_memo import verify_searches
+
+    register_fakes()
+    (tmp_path / "xq").mkdir()
+    for lang in ("de", "en"):
+        doc = json.loads((DATA / "xquad-r" / f"{lang}.json").read_text(encoding="utf-8"))
+        doc["data"] = doc["data"][:2]
+        (tmp_path / "xq" / f"{lang}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    spec = tmp_path / "tiny.toml"
+    spec.write_text('name = "tiny"\nfamily = "lareqa"\ndescription = "d"\nlicense = "l"\ncitation = "c"\n'
+                    'main_score = "map"\nlanguages = ["de", "en"]\n[source]\n[[source.files]]\nlang = "de"\n'
+                    'path = "xq/de.json"\n[[source.files]]\nlang = "en"\npath = "xq/en.json"\n', encoding="utf-8")
+    cache = tmp_path / "cache"
+
+    def run(out: str) -> dict[str, Any]:
+        monkeypatch.setattr(_sys, "argv", ["mlir-bench", "run", "-m", "fake-ok", "-t", str(spec), "--data-dir",
+                                           str(tmp_path), "--output-dir", str(tmp_path / out), "--runs", "none",
+                                           "--cache-dir", str(cache), "--no-progress"])
+        cli.main()
+        (path,) = (tmp_path / out).glob("*.json")
+        result = json.loads(path.read_text(encoding="utf-8"))
+        return {k: result.get(k) for k in ("main_score", "settings", "cells", "bias")}
+
+    first = run("a")
+    files = sorted(p for p in (cache / "searches").rglob("*") if p.is_file())
+    assert any(p.suffix == ".npz" for p in files) and any(p.name.startswith("bias-") for p in files)
+    for p in files:
+        raw = bytearray(p.read_bytes())
+        if damage == "truncate":
+            raw = raw[: len(raw) // 2]
+        elif damage == "flip":
+            raw[len(raw) // 2] ^= 0x04
+        else:  # one digit, as sed would; a checkpoint has few ASCII digits: its last one
+            i = max(i for i, c in enumerate(raw) if 0x31 <= c <= 0x38)
+            raw[i] += 1
+        p.write_bytes(bytes(raw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = run("b")
+    assert again == first
+    report = verify_searches(cache / "searches")
+    assert not report["damaged"] and report["checkpoints"] >= 1 and report["memos"] == 1

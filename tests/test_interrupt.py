@@ -1,6 +1,6 @@
 """Interruption: a run killed while encoding or while scoring resumes to exactly the same scores.
 
-The fast version of ``benchmarks/kill_resume.py`` (which records 20 independent points with a real model in
+The fast version of ``tests/harness/kill_resume.py`` (which records 20 independent points with a real model in
 docs/RELIABILITY.md): the real command line in subprocesses, a deterministic fake encoder slowed to 40 ms per
 batch of 4 texts, the two-article XQuAD-R de/en task, 16 texts per cache shard. One run is killed four times in
 a row, each time in the run resumed from the previous kill: SIGKILL while encoding, SIGINT (Ctrl-C) while
@@ -13,7 +13,6 @@ and no temporary or lock file is left.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sys
@@ -22,12 +21,10 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "benchmarks"))
 sys.path.insert(0, str(HERE))
-import kill_resume as kr  # noqa: E402
+from _data import DATA  # noqa: E402
 from fake_encoder import make_tiny_task  # noqa: E402
-
-DATA = Path(os.environ.get("MLIR_BENCH_DATA", HERE.parents[1] / "shared" / "data"))
+from harness import kill_resume as kr  # noqa: E402
 
 
 def test_kill_resume_chain(tmp_path: Path) -> None:

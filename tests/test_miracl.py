@@ -144,7 +144,7 @@ def test_real_yoruba_dev(data_dir: Path) -> None:
 
 def test_real_topics_and_qrels_of_all_languages_match_published_counts(data_dir: Path) -> None:
     spec = TaskSpec.from_file(Path(__file__).resolve().parents[1] / "tasks" / "miracl.toml")
-    assert sum(reader.CORPUS_SIZES.values()) == 106_332_152  # SPEC §2.4
+    assert sum(reader.CORPUS_SIZES.values()) == 106_332_152  # docs/PROTOCOLS.md §2.4
     for lang in spec.languages:
         topics = reader.read_topics(data_dir / "miracl" / "topics" / f"topics.miracl-v1.0-{lang}-dev.tsv")
         qrels = reader.read_qrels(data_dir / "miracl" / "qrels" / f"qrels.miracl-v1.0-{lang}-dev.tsv")

@@ -105,7 +105,7 @@ def test_bm25_run_reports_the_mimo_metrics(tmp_path: Path, data_dir: Path) -> No
     fast = {"bias": False} if "bias" in RunConfig.__dataclass_fields__ else {}  # bias is tested elsewhere
     cfg = RunConfig(model="bm25", task="xquad-mmlir", data_dir=data_dir, output_dir=tmp_path, runs_dir=None,
                     languages=["de", "en"], **fast)
-    r = run_evaluation(cfg)
+    r = run_evaluation(cfg).to_json()
     assert r["main_score"]["metric"] == "ndcg@20" and r["main_score"]["setting"] == "multi"
     assert set(HEADLINE) <= set(r["metrics"])
     assert r["task"]["split"] == "test" and r["task"]["text_mode"] == "passage"

@@ -65,7 +65,7 @@ def minilm_folder() -> Path:
 def run_ours(task, langs, encoder, out_dir, *, cache=None, metrics=("ndcg@10",)):
     cfg = RunConfig(model=encoder.meta.name, task=task, output_dir=Path(out_dir), runs_dir=None, languages=langs,
                     overwrite=True, cache=cache, encoder_factory=lambda n: encoder, metrics=list(metrics))
-    return run_evaluation(cfg)
+    return run_evaluation(cfg).to_json()
 
 
 def run_mteb(task, langs, model):
@@ -251,7 +251,7 @@ def test_export_then_import_round_trip(data_dir, tmp_path):
         assert s["main_score"] == s["ndcg_at_10"] == pytest.approx(cell["ndcg@10"], abs=5e-7)
         assert s["map_full_ranking"] == pytest.approx(cell["map"], abs=5e-7)
         assert s["recall_at_10"] == pytest.approx(cell["recall@10"], abs=5e-7)
-    back = mteb_results.import_task_result(path)
+    back = mteb_results.import_task_result(path).to_json()
     assert back["model"]["name"] == "hash-bow" and back["imported"]["from"] == "mteb"
     assert back["task"]["name"] == "xquad-r" and back["task"]["languages"] == ["de", "en"]
     for key, cell in back["cells"].items():
@@ -265,12 +265,12 @@ def test_export_then_import_round_trip(data_dir, tmp_path):
 
 def test_import_mteb_miracl_result(tmp_path):
     """A real mteb TaskResult (mteb's MIRACLRetrieval, yo subset, mteb's MiniLM; see fixtures/mteb/)."""
-    from mlir_bench.leaderboard.load import is_result
     from mlir_bench.leaderboard.zero_shot import overlap
+    from mlir_bench.results.schema import looks_like_result
 
     raw = json.loads(MIRACL_FILE.read_text())
-    ours = mteb_results.import_task_result(MIRACL_FILE)
-    assert is_result(ours)
+    ours = mteb_results.import_task_result(MIRACL_FILE).to_json()
+    assert looks_like_result(ours)
     assert ours["task"]["name"] == "miracl" and ours["task"]["languages"] == ["yo"]
     assert ours["main_score"]["setting"] == "per-language" and ours["main_score"]["metric"] == "ndcg@10"
     cell = ours["cells"]["per-language/yo"]

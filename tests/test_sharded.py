@@ -142,7 +142,7 @@ def test_runner_sharded_path_gives_the_same_scores(tmp_path: Path, data_dir: Pat
                         runs_dir=None, languages=["de", "en"], encoder_factory=lambda n: HashEncoder(),
                         shard_size=shard_size, shards_dir=tmp_path / "shards", ann="hnsw" if shard_size else None,
                         **fast)
-        results.append(run_evaluation(cfg))
+        results.append(run_evaluation(cfg).to_json())
     plain, sharded = results
     assert json.dumps(plain["cells"]) == json.dumps(sharded["cells"])
     pool = sharded["pool"]

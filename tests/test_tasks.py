@@ -1,4 +1,5 @@
-"""XQuAD-R and MLQA-R built from the published files: counts, ids, qrels and cells (SPEC §1, §2.1, §2.2)."""
+"""XQuAD-R and MLQA-R built from the published files: counts, ids, qrels and cells
+(docs/PROTOCOLS.md §1, §2.1, §2.2)."""
 
 from __future__ import annotations
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import unicodedata
-from pathlib import Path
 
 import pytest
+from _data import DATA
+from _data import needs_data as _needs_data
 
 from mlir_bench.errors import DataError
 from mlir_bench.training.corpora import MKQA_DROPPED_IDS, DataFiles, load_mkqa, load_ntrex, load_tatoeba
 from mlir_bench.training.examples import distill_sources, ict_pairs
 from mlir_bench.training.languages import to_iso1
 
-DATA = Path(os.environ.get("MLIR_BENCH_DATA", "/work/shared/data"))
 LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
-needs_data = pytest.mark.skipif(not (DATA / "tatoeba").is_dir(), reason="offline data not found (MLIR_BENCH_DATA)")
+needs_data = _needs_data("tatoeba")
 
 
 def test_language_codes():

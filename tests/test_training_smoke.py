@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _data import DATA, needs_data
 
-DATA = Path(os.environ.get("MLIR_BENCH_DATA", "/work/shared/data"))
-pytestmark = pytest.mark.skipif(not (DATA / "ntrex-128").is_dir(), reason="offline data not found (MLIR_BENCH_DATA)")
+pytestmark = needs_data("ntrex-128")
 
 
 @pytest.fixture(scope="module")

@@ -155,12 +155,3 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         if not isinstance(obj, dict):
             raise DataError(path, f"found a JSON {type(obj).__name__}, expected a JSON object", where=f"line {n}")
         yield n, obj
-
-
-def string_field(path: str | Path, obj: dict[str, Any], key: str, n: int) -> str:
-    """``obj[key]`` if it is a string, else a DataError naming the file, the line and the field."""
-    val = obj.get(key)
-    if not isinstance(val, str):
-        found = "missing" if key not in obj else f"a {type(val).__name__}"
-        raise DataError(path, f"field {key!r} is {found}, expected a string", where=f"line {n}")
-    return val

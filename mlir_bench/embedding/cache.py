@@ -26,14 +26,16 @@ exactly ``12 + H + n*32 + n*dim*4`` and its payload matches ``sha256``.
 
 * *Atomic writes.* A shard is written to a hidden temporary file in the key folder, fsynced and renamed into
   place (:func:`mlir_bench.io.atomic_open`). A reader therefore sees a shard completely or not at all; a killed
-  writer leaves at most a ``.*.tmp`` file, which readers ignore and :meth:`EmbeddingCache.compact` deletes once
-  it is an hour old.
+  writer leaves at most a ``.*.tmp`` file, which readers ignore, :meth:`EmbeddingCache.compact` deletes once
+  it is an hour old, and ``mlir-bench cache verify`` (:meth:`EmbeddingCache.remove_stale_tmp`) deletes once it
+  is ten minutes old.
 * *Append-only, concurrent writers.* Shard names are unique per (time, pid, random), so any number of processes
   (or Ray workers) may write the same key at once without locks; the same text written twice is harmless (both
   copies hold the same vector; either may be returned). Only compaction takes a lock (``.compact.lock``,
   non-blocking: a second compactor skips). Writers never compact; :func:`embed_corpus` calls
   :meth:`EmbeddingCache.maybe_compact` after encoding, which merges only many *small* shards.
-* *Corruption is detected, never served.* A truncated shard, a bad header or a checksum mismatch makes the shard
+* *Corruption is detected, never served.* A truncated shard, a bad header (also a header whose JSON is valid but
+  lacks a field, e.g. a flipped bit in a field name) or a checksum mismatch makes the shard
   invalid: it is renamed to ``*.vec.corrupt`` (so the warning is issued once), a :class:`CacheCorruptionWarning`
   is issued, and its texts count as missing, so the caller re-encodes them.
 * *Resumption.* :func:`mlir_bench.embedding.embed.embed_corpus` stores each finished chunk as one shard, so an
@@ -70,6 +72,8 @@ AUTO_COMPACT_SHARDS = 128
 SMALL_SHARD_ROWS = 4096
 COMPACT_ROWS = 262_144  # rows per shard written by compaction
 STALE_TMP_SECONDS = 3600.0
+VERIFY_TMP_SECONDS = 600.0  # `mlir-bench cache verify` removes temporary files older than this
+HEADER_FIELDS = ("format", "key", "n", "dim", "dtype", "sha256")  # required in every shard header
 
 
 class CacheCorruptionWarning(UserWarning):
@@ -209,7 +213,16 @@ class EmbeddingCache:
                 if hlen > 1 << 20:
                     raise ValueError("header length out of range")
                 header = json.loads(fh.read(hlen).decode("utf-8"))
-                n, dim = int(header["n"]), int(header["dim"])
+                if not isinstance(header, dict):
+                    raise ValueError(f"header is a JSON {type(header).__name__}, expected an object")
+                missing = [f for f in HEADER_FIELDS if f not in header]
+                if missing:  # e.g. a flipped bit in a field name ("sha256" -> "rha256")
+                    raise ValueError(f"header misses field(s) {', '.join(missing)}")
+                n, dim, sha = header["n"], header["dim"], header["sha256"]
+                if not (type(n) is int and type(dim) is int and n >= 0 and dim >= 1):
+                    raise ValueError(f"header n={n!r} dim={dim!r}, expected non-negative integers")
+                if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+                    raise ValueError(f"header sha256 {str(sha)[:80]!r} is not a hex sha256")
                 if header.get("format") != FORMAT or header.get("dtype") != "float32":
                     raise ValueError(f"unsupported format {header.get('format')} / dtype {header.get('dtype')}")
                 if header.get("key") != key:
@@ -223,11 +236,12 @@ class EmbeddingCache:
                     raise ValueError("truncated digests")
         except FileNotFoundError:
             raise _Vanished() from None
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError, struct.error) as exc:
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, struct.error, OverflowError,
+                RecursionError) as exc:  # any damage to the header: set aside, never a crash
             self._quarantine(path, str(exc))
             return None
         digests = np.frombuffer(raw, dtype=np.uint8).reshape(n, DIGEST)
-        return _Shard(path, n, dim, offset, str(header["sha256"]), digests)
+        return _Shard(path, n, dim, offset, sha, digests)
 
     def _read_vectors(self, s: _Shard) -> np.ndarray | None:
         """The shard's vectors after checking the payload checksum; None (and quarantine) when it fails."""
@@ -329,6 +343,35 @@ class EmbeddingCache:
         unique = int(len(np.unique(np.concatenate([s.digests for s in good]), axis=0))) if good else 0
         return {"shards": len(good), "rows": sum(s.n for s in good), "unique_texts": unique, "corrupt": corrupt}
 
+    def remove_stale_tmp(self, min_age: float = VERIFY_TMP_SECONDS) -> tuple[list[Path], list[Path]]:
+        """Delete the temporary files (``.*.tmp``) that killed writers left anywhere under ``root``.
+
+        Shard writers, ``key.json`` and the search checkpoints and bias memos in ``root/searches`` all write
+        through :func:`mlir_bench.io.atomic_open`, whose temporary file is ``.<name>.<random>.tmp`` beside the
+        target. Only files not modified for ``min_age`` seconds are removed (a younger one may belong to a writer
+        that is running now). Returns ``(removed, kept)``.
+        """
+        removed: list[Path] = []
+        kept: list[Path] = []
+        if not self.root.is_dir():
+            return removed, kept
+        now = time.time()
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not (name.startswith(".") and name.endswith(".tmp")):
+                    continue
+                p = Path(dirpath) / name
+                try:
+                    young = now - p.stat().st_mtime < min_age
+                    if not young:
+                        p.unlink()
+                except FileNotFoundError:  # its writer finished (renamed it) or another process removed it
+                    continue
+                except OSError:
+                    young = True
+                (kept if young else removed).append(p)
+        return sorted(removed), sorted(kept)
+
     def describe_key(self, key: str) -> dict[str, Any]:
         """The fields of ``key.json`` (model, role, prompt, ...), or ``{}`` when it is missing or unreadable."""
         try:
@@ -369,9 +412,10 @@ class EmbeddingCache:
         try:
             now = time.time()
             for e in os.scandir(folder):  # temporary files of writers killed long ago
-                if e.name.startswith(".") and e.name.endswith(".tmp") and now - e.stat().st_mtime > STALE_TMP_SECONDS:
-                    with contextlib.suppress(OSError):
-                        os.unlink(e.path)
+                if e.name.startswith(".") and e.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):  # also: renamed into place by its writer since the listing
+                        if now - e.stat().st_mtime > STALE_TMP_SECONDS:
+                            os.unlink(e.path)
             try:
                 shards = self._scan(key)
             except _Vanished:

@@ -22,10 +22,6 @@ class EmbeddingStats:
     n_encoded: int  # unique texts actually sent to the model (the rest came from the cache)
     seconds: float
 
-    @property
-    def texts_per_second(self) -> float:
-        return self.n_encoded / self.seconds if self.seconds > 0 and self.n_encoded else float("nan")
-
 
 def validate_embeddings(x: Any, n: int, meta_dim: int | None, model: str, role: str) -> Embeddings:
     """Reject a model output with the wrong type, count or dimension, or with NaN/inf values."""

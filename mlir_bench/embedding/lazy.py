@@ -53,13 +53,13 @@ class LazyEncoder:
 
 def load_encoder_lazily(name: str, **options: Any) -> Encoder:
     """Like :func:`mlir_bench.encoders.load_encoder`, but a registered, unfitted model loads on first encode."""
-    from ..encoders.registry import _MODELS, canonical_dtype, get_spec, load_encoder
+    from ..encoders.registry import canonical_dtype, get_spec, is_registered, load_encoder
 
     def load() -> Encoder:
         return load_encoder(name, **options)
 
     key = name.strip()
-    if key not in _MODELS or options.get("prompts") or options.get("max_length") is not None:
+    if not is_registered(key) or options.get("prompts") or options.get("max_length") is not None:
         return load()
     try:
         meta = get_spec(key).meta()

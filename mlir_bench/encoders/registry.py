@@ -3,8 +3,10 @@
 Resolution in :func:`load_encoder`:
 
 1. a registered name ("me5-small-q4", "muse-v3", "bm25", "minilm-l6", or any name added with :func:`register`);
-2. ``<prefix>:<rest>`` where ``prefix`` is in :data:`PREFIX_RESOLVERS` ("st:" today; "mteb:" is meant to be
-   added with :func:`register_prefix` by the mteb integration, without touching this module);
+2. ``<prefix>:<rest>`` where ``prefix`` is in :data:`PREFIX_RESOLVERS` ("st:" built in; others are added with
+   :func:`register_prefix`, or on first use from the ``mlir_bench.model_prefixes`` entry points declared in
+   pyproject.toml: that is how "mteb:" comes from :mod:`mlir_bench.integrations.mteb_models`, which this module
+   never imports);
 3. anything else is a sentence-transformers model id or local checkpoint folder.
 
 Every failure is a :class:`~mlir_bench.errors.ModelError` with a one-line message (the CLI prints it without a
@@ -18,15 +20,18 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from ..dtypes import canonical_dtype
 from ..errors import ModelError, UserError
 from ..io import sha256_file
 from .base import Encoder, ModelMeta, Progress
 
 __all__ = [
+    "canonical_dtype",
     "LoadOptions",
     "ModelSpec",
     "PREFIX_RESOLVERS",
@@ -34,6 +39,7 @@ __all__ = [
     "register_prefix",
     "registered_names",
     "get_spec",
+    "is_registered",
     "list_models",
     "load_encoder",
 ]
@@ -74,8 +80,12 @@ class ModelSpec:
 
 _MODELS: dict[str, ModelSpec] = {}
 
-#: ``prefix -> resolver(rest, options)``. "st" is built in; add "mteb" with :func:`register_prefix`.
+#: ``prefix -> resolver(rest, options)``. "st" is built in; others come from :func:`register_prefix` or the
+#: :data:`PREFIX_ENTRY_POINTS` entry points.
 PREFIX_RESOLVERS: dict[str, PrefixResolver] = {}
+
+#: Entry-point group of prefix resolvers: name = the prefix, value = ``module:resolver`` (loaded on first use).
+PREFIX_ENTRY_POINTS = "mlir_bench.model_prefixes"
 
 
 def register(
@@ -113,6 +123,20 @@ def register_prefix(prefix: str, resolver: PrefixResolver) -> None:
 
 def registered_names() -> list[str]:
     return sorted(_MODELS)
+
+
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is a registered model name (not a prefixed name, hub id or folder)."""
+    return name in _MODELS
+
+
+def _register_prefix_plugin(prefix: str) -> None:
+    """Register ``prefix`` from its :data:`PREFIX_ENTRY_POINTS` entry point, if one is installed."""
+    for ep in metadata.entry_points(group=PREFIX_ENTRY_POINTS, name=prefix):
+        resolver = ep.load()  # importing the plugin module may register the prefix itself
+        if prefix not in PREFIX_RESOLVERS:
+            register_prefix(prefix, resolver)
+        return
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -166,8 +190,8 @@ def load_encoder(
         if name in _MODELS:
             return _MODELS[name].loader(opts)
         prefix, sep, rest = name.partition(":")
-        if sep and prefix == "mteb" and prefix not in PREFIX_RESOLVERS:  # registers mteb: on first use
-            from ..integrations import mteb_models  # noqa: F401
+        if sep and prefix not in PREFIX_RESOLVERS:  # e.g. mteb:, registered on first use
+            _register_prefix_plugin(prefix)
         if sep and prefix in PREFIX_RESOLVERS:
             if not rest:
                 raise ModelError(f"model {name!r}: nothing after the {prefix}: prefix")
@@ -178,6 +202,25 @@ def load_encoder(
                 f"unknown model {name!r}: prefix {prefix}: is not one of {known}; "
                 f"registered models: {', '.join(registered_names())}"
             )
+        if not sep and "/" not in name and not Path(name).expanduser().exists():
+            # A near miss of a registered name ("bm26") is a typo, not a hub id: say so instead of asking the hub.
+            # Hub ids without an organisation exist ("bert-base-uncased"), so only a name within 2 edits of a
+            # registered one is refused; anything else goes to sentence-transformers as before.
+            import difflib
+
+            def edits(a: str, b: str) -> int:  # Levenshtein distance
+                row = list(range(len(b) + 1))
+                for i, ca in enumerate(a, 1):
+                    prev, row[0] = row[0], i
+                    for j, cb in enumerate(b, 1):
+                        prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+                return row[-1]
+
+            lowered = {n.lower(): n for n in registered_names()}
+            close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+            if close and edits(name.lower(), close[0]) <= 2:
+                raise ModelError(f"unknown model {name!r}; did you mean {lowered[close[0]]!r}? (registered models: "
+                                 f"{', '.join(registered_names())}; or a hub id such as org/name, or a local folder)")
         return PREFIX_RESOLVERS["st"](name, opts)
     except UserError:
         raise
@@ -190,15 +233,6 @@ def load_encoder(
 # --------------------------------------------------------------------------------------------------------------
 # Plumbing shared by the adapters
 # --------------------------------------------------------------------------------------------------------------
-
-
-def canonical_dtype(dtype: str, model: str = "") -> str:
-    """"float32" or "bfloat16" for the accepted spellings (fp32, bf16...); anything else is a ModelError."""
-    spelled = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp32": "float32", "float32": "float32"}
-    if dtype not in spelled:
-        who = f"model {model}: " if model else ""
-        raise ModelError(f"{who}unsupported dtype {dtype!r} (use float32 or bfloat16)")
-    return spelled[dtype]
 
 
 def one_line(exc: BaseException | str, limit: int = 300) -> str:

@@ -204,6 +204,23 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~", ".\\", "..\\")) or name.count("/") > 1
 
 
+def portable_folder_name(given: str, revision: str) -> str:
+    """A local model folder's name in results and cache keys, the same on every machine.
+
+    A relative path stays as given (normalised: ``./models/x`` -> ``models/x``); an absolute one (or one with
+    ``~`` or ``..``) becomes relative to the working directory when it lies inside it, else
+    ``<folder name>@<first 8 characters of the weights' revision>``. So no result name carries a machine's path.
+    """
+    p = Path(given)
+    if not p.is_absolute() and not given.startswith("~") and ".." not in p.parts:
+        return p.as_posix()
+    resolved = p.expanduser().resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return f"{resolved.name}@{revision[:8]}"
+
+
 def load_sentence_transformer(
     name_or_path: str,
     opts: LoadOptions,
@@ -261,7 +278,9 @@ def load_sentence_transformer(
         model.max_seq_length = opts.max_length
     if local:
         revision = revision or folder_revision(path)
-        source = source or f"local folder {path.resolve()}"
+        if name is None:
+            label = f"st:{portable_folder_name(name_or_path, revision)}"
+        source = source or f"local folder {label[len('st:'):]}"
         if training_datasets is None:
             from .training_data import folder_training_datasets
 

@@ -391,7 +391,11 @@ def as_mteb_model(encoder: Encoder, *, cache: Any = None, batch_size: int = DEFA
 
 
 def register() -> None:
-    """Register the ``mteb:`` prefix with the encoder registry (idempotent)."""
+    """Register the ``mteb:`` prefix with the encoder registry (idempotent).
+
+    The registry never imports this module: it finds :func:`load_mteb_encoder` through the
+    ``mlir_bench.model_prefixes`` entry point (pyproject.toml) the first time an ``mteb:`` name is loaded.
+    """
     if PREFIX not in PREFIX_RESOLVERS:
         register_prefix(PREFIX, load_mteb_encoder)
 

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, UserError
-from ..io import sha256_file, write_json
-from ..results.manifest import SCHEMA_VERSION, base_manifest
-from ..runner.run import result_stem
+from ..io import sha256_file
+from ..results.manifest import base_manifest
+from ..results.schema import Result, model_identity, read_result, result_stem, spec_digest, write_result
 from ..scoring.metrics import parse
 from .mteb_tasks import from_mteb_lang, mteb_task_name, parse_mteb_task_name, revision_of, to_mteb_lang
 
@@ -86,45 +87,45 @@ def _mteb_version() -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def to_task_result(result: dict[str, Any], *, setting: str | None = None) -> Any:
-    """Our result dict as an mteb ``TaskResult`` for one setting (default: multi, else the main setting)."""
+def to_task_result(result: Result, *, setting: str | None = None) -> Any:
+    """Our result as an mteb ``TaskResult`` for one setting (default: multi, else the main setting)."""
     from mteb.results import TaskResult
 
-    settings = result.get("settings", {})
-    setting = setting or ("multi" if "multi" in settings else result["main_score"]["setting"])
-    cells = [c for c in result["cells"].values() if c["setting"] == setting]
+    settings = result.settings
+    setting = setting or ("multi" if "multi" in settings else result.main_score.setting)
+    cells = result.cells_of(setting)
     if not cells:
-        raise UserError(f"result for {result['task']['name']} has no {setting!r} cells; "
+        raise UserError(f"result for {result.task.name} has no {setting!r} cells; "
                         f"it has {', '.join(settings) or 'none'}")
-    metrics = [m for m in result["metrics"]]
-    main = "ndcg@10" if "ndcg@10" in metrics else result["main_score"]["metric"]
-    split = _spec_split(result["task"]["name"])
+    metrics = list(result.metrics)
+    main = "ndcg@10" if "ndcg@10" in metrics else result.main_score.metric
+    split = _spec_split(result.task.name)
     subsets = []
     for c in cells:
-        langs = [c["query_lang"]] + [x for x in c["doc_langs"] if x != c["query_lang"]]
-        scores: dict[str, Any] = {metric_to_mteb(m): c["scores"].get(m) for m in metrics}
-        scores["main_score"] = c["scores"].get(main)
-        scores["hf_subset"] = c["name"]
+        langs = [c.query_lang] + [x for x in c.doc_langs if x != c.query_lang]
+        scores: dict[str, Any] = {metric_to_mteb(m): c.scores.get(m) for m in metrics}
+        scores["main_score"] = c.scores.get(main)
+        scores["hf_subset"] = c.name
         scores["languages"] = [to_mteb_lang(x) for x in langs]
         subsets.append(scores)
-    manifest = result.get("manifest", {})
-    created = manifest.get("created")
+    manifest = result.manifest
+    created = manifest.created
     return TaskResult(
-        dataset_revision=revision_of(manifest.get("dataset_sha256", {}), result["task"].get("languages")),
-        task_name=mteb_task_name(result["task"]["name"], setting),
+        dataset_revision=revision_of(manifest.dataset_sha256, result.task.languages),
+        task_name=mteb_task_name(result.task.name, setting),
         mteb_version=_mteb_version(),
         scores={split: subsets},
-        evaluation_time=manifest.get("timings", {}).get("total_seconds"),
+        evaluation_time=manifest.timings.get("total_seconds"),
         date=dt.datetime.fromisoformat(created) if created else None,
     )
 
 
-def mteb_meta_of_result(result: dict[str, Any]) -> Any:
+def mteb_meta_of_result(result: Result) -> Any:
     """The mteb ModelMeta of the model in our result (name ``mlir-bench/<name>`` unless it has an org)."""
     from ..encoders.base import ModelMeta
     from .mteb_models import mteb_model_meta
 
-    m = dict(result["model"])
+    m = result.model.model_dump()
     fields = set(ModelMeta.__dataclass_fields__)
     m = {k: v for k, v in m.items() if k in fields}
     m["languages"] = tuple(m["languages"]) if m.get("languages") else None
@@ -139,12 +140,9 @@ def mteb_meta_of_result(result: dict[str, Any]) -> Any:
 def export_result(result_path: str | Path, output_dir: str | Path, *, setting: str | None = None) -> Path:
     """Write our result file as an mteb TaskResult in mteb's results layout; return the written path."""
     path = Path(result_path)
-    try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(path, f"cannot read the result file ({exc})") from None
-    if "imported" in result:
-        raise UserError(f"{path}: this result was imported from {result['imported'].get('from')}; not re-exporting")
+    result = read_result(path)
+    if result.imported is not None:
+        raise UserError(f"{path}: this result was imported from {result.imported.get('from')}; not re-exporting")
     tr = to_task_result(result, setting=setting)
     meta = mteb_meta_of_result(result)
     folder = Path(output_dir) / meta.model_name_as_path() / str(meta.revision)
@@ -197,6 +195,23 @@ def our_model_from_mteb(meta: dict[str, Any], name: str | None = None) -> dict[s
     return model.to_dict()
 
 
+def imported_score(path: Path, where: str, key: str, value: Any) -> float | None:
+    """One imported value of one of our metrics, checked: a finite number in [0, 1] (every metric we share is a
+    mean of per-query values in [0, 1]); None when mteb stored none (the metric is then left out).
+
+    Anything else is a DataError naming the file, the subset, the key and the value: an nDCG of -5 or 1.3, NaN,
+    a string or a boolean must never become a score on the leaderboard.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DataError(path, f"{key} is {value!r} ({type(value).__name__}), expected a number in [0, 1]",
+                        where=where)
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise DataError(path, f"{key} is {value!r}, expected a finite number in [0, 1]", where=where)
+    return float(value)
+
+
 def _pick_split(scores: dict[str, Any], wanted: str, path: Path) -> str:
     if wanted in scores:
         return wanted
@@ -205,8 +220,8 @@ def _pick_split(scores: dict[str, Any], wanted: str, path: Path) -> str:
     raise DataError(path, f"no {wanted!r} split among {sorted(scores)}")
 
 
-def import_task_result(path: str | Path, *, model: str | None = None) -> dict[str, Any]:
-    """An mteb TaskResult file of a task we share, as our result dict marked ``imported``."""
+def import_task_result(path: str | Path, *, model: str | None = None) -> Result:
+    """An mteb TaskResult file of a task we share, as our result marked ``imported``."""
     from mteb.results import TaskResult
 
     from ..tasks import get_task_spec
@@ -238,8 +253,8 @@ def import_task_result(path: str | Path, *, model: str | None = None) -> dict[st
         scores = {}
         for key, value in s.items():
             ours = metric_from_mteb(key)
-            if ours is not None and isinstance(value, int | float):
-                scores[ours] = float(value)
+            if ours is not None and (score := imported_score(path, f"{split}/{subset}", key, value)) is not None:
+                scores[ours] = score
                 metric_names.setdefault(ours)
         cells[f"{setting}/{subset}"] = {
             "setting": setting, "name": subset, "query_lang": query_lang, "doc_langs": doc_langs,
@@ -255,8 +270,12 @@ def import_task_result(path: str | Path, *, model: str | None = None) -> dict[st
     text_mode = str(spec.options.get("text_mode", "passage")) if spec.level == "passage" else "sentence"
     mmeta = _read_model_meta(path)
     model_dict = our_model_from_mteb(mmeta, model)
-    return {
-        "schema_version": SCHEMA_VERSION,
+    full = list(spec.languages)
+    return Result.model_validate({
+        "identity": {"task": spec.name, "spec_digest": spec_digest(spec), "dataset_sha256": {},
+                     "text_mode": text_mode, "languages": None if languages == full else languages,
+                     "model": model_identity(model_dict).model_dump(), "transform": None, "k": 1000,
+                     "metrics": metrics, "bias": False},
         "task": {"name": spec.name, "family": spec.family, "level": spec.level, "languages": languages,
                  "license": spec.license, "citation": spec.citation, "text_mode": text_mode,
                  "n_queries": None, "n_documents": None},
@@ -281,7 +300,7 @@ def import_task_result(path: str | Path, *, model: str | None = None) -> dict[st
             "sha256": sha256_file(path),
             "note": SHARED_NOTES.get(tr.task_name, "an mlir-bench task evaluated in mteb"),
         },
-    }
+    })
 
 
 def _metric_order(m: str) -> tuple[int, int]:
@@ -295,17 +314,10 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def write_imported(result: dict[str, Any], output_dir: str | Path) -> Path:
+def write_imported(result: Result, output_dir: str | Path) -> Path:
     """Write an imported result as ``<task>__<model>__<text-mode>[__langs]__mteb.json`` in ``output_dir``."""
-    langs = result["task"]["languages"]
-    from ..tasks import get_task_spec
-
-    full = list(get_task_spec(result["task"]["name"]).languages)
-    stem = result_stem(result["task"]["name"], result["model"]["name"], result["task"]["text_mode"],
-                       None if langs == full else langs)
-    out = Path(output_dir) / f"{stem}__mteb.json"
-    write_json(out, result)
-    return out
+    stem = result_stem(result.task.name, result.model.name, result.task.text_mode, result.identity.languages)
+    return write_result(Path(output_dir) / f"{stem}__mteb.json", result)
 
 
 def import_files(paths: list[str | Path], output_dir: str | Path, *,

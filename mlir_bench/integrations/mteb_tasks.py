@@ -13,7 +13,8 @@ with no relevant document in the cell are dropped by mteb as they are skipped by
 How the scores line up with ours (see tests/test_mteb.py and docs):
 
 - mteb's score per subset = our cell's mean over evaluated queries; mteb's task score (``TaskResult.get_score``)
-  is the mean over subsets = our macro-average over query languages (SPEC §1).
+  is the mean over subsets = our macro-average over query languages
+  (docs/PROTOCOLS.md §1).
 - mteb rounds its per-subset nDCG/MAP/Recall means to 5 decimals (``parse_metrics_from_scores``); these tasks
   add ``ndcg_at_10_unrounded`` (the same per-query pytrec_eval values, averaged without rounding).
 - Ties: pytrec_eval ranks by score descending, then document id descending, which is our order too.

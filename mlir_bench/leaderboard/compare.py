@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..scoring.bias import LOWER_IS_BETTER, PER_QUERY_STATS
+from ..scoring.bias_stats import lower_is_better, per_query_statistics
 from .load import ResultEntry, load_results
 from .significance import Comparison, align_per_query, compare, macro_weights
 
@@ -74,18 +74,19 @@ def select_entries(results_dir: str | Path, task: str, models: list[str], text_m
             have = ", ".join(sorted({e.model for e in entries}))
             raise UserError(f"{results_dir}: no result of model {wanted!r} on {task}; models with results: {have}")
         # the run over the most languages (the full task, not a --languages subset)
-        chosen.append(max(hits, key=lambda e: (len(e.data["task"].get("languages") or ()), -len(e.stem))))
+        chosen.append(max(hits, key=lambda e: (not e.is_subset, len(e.languages), -len(e.stem))))
     return chosen
 
 
 def _cell_names(entry: ResultEntry, setting: str) -> list[str]:
-    return [c["name"] for c in entry.data["cells"].values() if c.get("setting") == setting]
+    return [c.name for c in entry.result.cells_of(setting)]
 
 
 def paired_values(entries: list[ResultEntry], setting: str, metric: str
                   ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """Model -> per-query values over the cells of ``setting``, paired by query id where all are defined."""
-    prefix = f"bias/{setting}/" if metric in PER_QUERY_STATS else f"{setting}/"
+    bias_stat = metric in per_query_statistics()
+    prefix = f"bias/{setting}/" if bias_stat else f"{setting}/"
     cells = _cell_names(entries[0], setting)
     if not cells:
         raise UserError(f"{entries[0].path}: no {setting} cells")
@@ -94,7 +95,7 @@ def paired_values(entries: list[ResultEntry], setting: str, metric: str
             pq = e.per_query().get(prefix + cell)
             if pq is None or metric not in pq:
                 hint = (" (bias values per query are written by runs since this version: re-run with --overwrite)"
-                        if metric in PER_QUERY_STATS else "")
+                        if bias_stat else "")
                 raise UserError(f"{e.per_query_path}: no per-query {metric!r} for cell {prefix + cell}{hint}")
     scores, sizes = align_per_query({e.model: e.per_query() for e in entries}, metric, [prefix + c for c in cells])
     return scores, dict(zip(cells, sizes, strict=True))
@@ -110,7 +111,7 @@ def compare_models(results_dir: str | Path, task: str, models: list[str], *, set
     scores, sizes = paired_values(entries, setting, metric)
     if not any(sizes.values()):
         raise UserError(f"{task} {setting}: no query has a defined {metric!r} for every model")
-    lower = metric in LOWER_IS_BETTER
+    lower = lower_is_better(metric)
     signed = {m: (-v if lower else v) for m, v in scores.items()}
     cell_sizes = list(sizes.values())
     comp = compare(signed, macro_weights(cell_sizes), test=test, n_permutations=n_permutations, seed=seed,

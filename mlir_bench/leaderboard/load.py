@@ -6,7 +6,6 @@ condition every setting (Mono, Cross, Multi, per-language) becomes one leaderboa
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, UserError
+from ..results.schema import Result, looks_like_result, parse_result, per_query_path, read_per_query
 
 SETTING_ORDER = ("mono", "cross", "multi", "per-language", "all")
 SETTING_LABELS = {"mono": "Mono", "cross": "Cross", "multi": "Multi", "per-language": "Per language",
@@ -22,10 +22,10 @@ SETTING_LABELS = {"mono": "Mono", "cross": "Cross", "multi": "Multi", "per-langu
 
 @dataclass
 class ResultEntry:
-    """One result file: its path, its parsed JSON and (loaded on demand) its per-query sidecar."""
+    """One result file: its path, its typed result and (loaded on demand) its per-query sidecar."""
 
     path: Path
-    data: dict[str, Any]
+    result: Result
     _per_query: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
@@ -34,47 +34,47 @@ class ResultEntry:
 
     @property
     def model(self) -> str:
-        return str(self.data["model"]["name"])
+        return self.result.model.name
 
     @property
     def task(self) -> str:
-        return str(self.data["task"]["name"])
+        return self.result.task.name
 
     @property
     def text_mode(self) -> str:
-        return str(self.data["task"].get("text_mode", "sentence"))
+        return self.result.task.text_mode
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.result.task.languages)
+
+    @property
+    def is_subset(self) -> bool:
+        """Whether the run covered a subset of the task's languages (``--languages``)."""
+        return self.result.identity.languages is not None
 
     @property
     def condition(self) -> tuple[str, str, tuple[str, ...]]:
-        return (self.task, self.text_mode, tuple(self.data["task"].get("languages") or ()))
+        return (self.task, self.text_mode, self.languages)
 
     @property
     def per_query_path(self) -> Path:
-        return self.path.with_name(self.stem + ".perquery.json.gz")
+        return per_query_path(self.path)
 
     def per_query(self) -> dict[str, Any]:
         """``{cell: {"qids": [...], metric: [...]}}``, or ``{}`` when the sidecar is missing."""
         if self._per_query is None:
             p = self.per_query_path
-            if not p.exists():
-                self._per_query = {}
-            else:
-                try:
-                    with gzip.open(p, "rt", encoding="utf-8") as fh:
-                        self._per_query = json.load(fh)
-                except (OSError, ValueError) as exc:
-                    raise DataError(p, f"cannot read the per-query sidecar ({exc})") from None
+            self._per_query = read_per_query(p) if p.exists() else {}
         return self._per_query
 
 
-def is_result(obj: Any) -> bool:
-    """Whether a parsed JSON object looks like a mlir-bench result (schema 1)."""
-    return (isinstance(obj, dict) and isinstance(obj.get("task"), dict) and isinstance(obj.get("model"), dict)
-            and isinstance(obj.get("settings"), dict) and "schema_version" in obj)
-
-
 def load_results(results_dir: str | Path) -> list[ResultEntry]:
-    """Every result JSON in ``results_dir`` (not recursive), sorted by file name; other JSON files are ignored."""
+    """Every result JSON in ``results_dir`` (not recursive), sorted by file name; other JSON files are ignored.
+
+    A file that claims to be a result (it has a schema version, a task and a model) but does not validate is a
+    DataError naming it and the field: it is never dropped silently.
+    """
     d = Path(results_dir)
     if not d.is_dir():
         raise UserError(f"{d}: results directory not found")
@@ -84,8 +84,8 @@ def load_results(results_dir: str | Path) -> list[ResultEntry]:
             obj = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise DataError(p, f"not valid JSON ({exc})") from None
-        if is_result(obj):
-            out.append(ResultEntry(p, obj))
+        if looks_like_result(obj):
+            out.append(ResultEntry(p, parse_result(obj, p)))
     return out
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..check import Condition, classify, lookup
+from ..results.expected import Condition, classify
 from .load import ResultEntry
 from .views import slug
 from .zero_shot import overlap
@@ -24,15 +24,15 @@ def model_rows(entries: list[ResultEntry]) -> list[dict[str, Any]]:
     flags: dict[str, list[str]] = {}
     for e in entries:
         prev = latest.get(e.model)
-        created = str(e.data.get("manifest", {}).get("created", ""))
-        if prev is None or created > str(prev.data.get("manifest", {}).get("created", "")):
+        created = e.result.manifest.created or ""
+        if prev is None or created > (prev.result.manifest.created or ""):
             latest[e.model] = e
-        hit = overlap(e.data["model"].get("training_datasets") or [], e.data["task"])
+        hit = overlap(e.result.model.training_datasets, e.result.task.model_dump())
         if hit:
             flags.setdefault(e.model, []).append(f"{e.task} ({', '.join(hit)})")
     rows = []
     for name in sorted(latest):
-        m = latest[name].data["model"]
+        m = latest[name].result.model.model_dump()
         prompts = m.get("prompts") or {}
         langs = m.get("languages") or []
         rows.append({
@@ -73,7 +73,7 @@ def manifests(entries: list[ResultEntry], out_dir: Path) -> list[dict[str, Any]]
     """Every result's manifest as titled sections of (key, value) rows, with a relative link to the JSON."""
     out = []
     for e in entries:
-        man = dict(e.data.get("manifest") or {})
+        man = e.result.manifest.model_dump()
         general = {k: v for k, v in man.items() if not isinstance(v, dict)}
         sections = [("run", _flatten(general))]
         titles = {"packages": "package versions", "dataset_sha256": "dataset sha256", "timings": "timings (s)",
@@ -81,14 +81,14 @@ def manifests(entries: list[ResultEntry], out_dir: Path) -> list[dict[str, Any]]
         for k, v in man.items():
             if isinstance(v, dict):
                 sections.append((titles.get(str(k), str(k)), _flatten(v)))
-        model = e.data["model"]
+        model = e.result.model.model_dump()
         sections.insert(1, ("model", _flatten({k: model.get(k) for k in ("name", "revision", "dim", "n_parameters",
                                                                           "pooling", "max_length", "dtype",
                                                                           "similarity") if k in model})))
         link = os.path.relpath(e.path.resolve(), out_dir.resolve())
         figures = []
-        figs = (e.data.get("bias") or {}).get("figures")
-        for name, file in (figs.items() if isinstance(figs, dict) else []):
+        figs = e.result.bias.figures if e.result.bias else {}
+        for name, file in figs.items():
             p = e.path.parent / "figures" / e.stem / str(file)
             if p.exists():
                 figures.append((str(name), Path(os.path.relpath(p.resolve(), out_dir.resolve())).as_posix()))
@@ -98,12 +98,11 @@ def manifests(entries: list[ResultEntry], out_dir: Path) -> list[dict[str, Any]]
 
 
 def _matches(c: Condition, e: ResultEntry) -> bool:
-    parts = e.stem.split("__")
-    langs_ok = (tuple(e.data["task"].get("languages") or ()) == c.languages and len(parts) > 3) if c.languages \
-        else len(parts) == 3
-    dtype_ok = (e.data["model"].get("dtype") == "bfloat16") == (c.dtype == "bfloat16")
-    return e.task == c.task and e.text_mode == c.text_mode and c.model in (e.model, parts[1]) and langs_ok \
-        and dtype_ok
+    """Whether result ``e`` is the run condition ``c`` names (task, text mode, languages, model, dtype)."""
+    ident = e.result.identity
+    langs_ok = tuple(ident.languages or ()) == tuple(c.languages)
+    return (e.task == c.task and e.text_mode == c.text_mode and c.model in (e.model, e.stem.split("__")[1])
+            and langs_ok and (ident.model.dtype == "bfloat16") == (c.dtype == "bfloat16") and ident.transform is None)
 
 
 def reproduction_rows(conditions: list[Condition], entries: list[ResultEntry]) -> list[dict[str, Any]]:
@@ -111,7 +110,7 @@ def reproduction_rows(conditions: list[Condition], entries: list[ResultEntry]) -
     rows = []
     for c in conditions:
         match = next((e for e in entries if _matches(c, e)), None)
-        actual = lookup(match.data, c.setting, c.metric) if match else None
+        actual = match.result.score(c.setting, c.metric) if match else None
         rows.append({"label": c.label(), "expected": f"{c.expected:.6f}", "tolerance": f"{c.tolerance:.0e}",
                      "actual": f"{actual:.6f}" if actual is not None else "no result",
                      "status": classify(actual, c.expected, c.tolerance) if match else "missing",

@@ -25,7 +25,7 @@ def _env() -> Any:
 
 def page_context(results_dir: Path, out: Path, opts: Options, expected: Path | None = None) -> dict[str, Any]:
     """Everything the template needs, computed from the result files in ``results_dir``."""
-    from ..check import load_expected
+    from ..results.expected import load_expected
 
     entries = load_results(results_dir)
     if not entries:
@@ -57,7 +57,8 @@ def build_leaderboard(results_dir: str | Path = "results", out: str | Path = "le
                       expected: str | Path | None = None) -> Path:
     """Write the leaderboard for ``results_dir`` to ``out`` and return its path.
 
-    ``expected`` defaults to ``results_dir/expected.toml`` (shown as the reproduction table when it exists).
+    ``expected`` defaults to ``results_dir/expected.toml`` if that exists, else the expected scores shipped with
+    the package (``tasks/expected.toml``); it is shown as the reproduction table when it exists.
     The output is deterministic for the same results and options (fixed permutation seed, no timestamps).
     """
     if test not in TESTS:
@@ -65,9 +66,19 @@ def build_leaderboard(results_dir: str | Path = "results", out: str | Path = "le
     if not 0 < alpha < 1:
         raise UserError(f"--alpha {alpha}: expected a level between 0 and 1")
     rdir, out_path = Path(results_dir), Path(out)
-    exp = Path(expected) if expected else rdir / "expected.toml"
+    exp = Path(expected) if expected else _default_expected(rdir)
     ctx = page_context(rdir, out_path, Options(test, n_permutations, seed, alpha), exp)
     html = _env().get_template("index.html.j2").render(**ctx)
     with atomic_open(out_path, "w", encoding="utf-8") as fh:
         fh.write(html)
     return out_path
+
+
+def _default_expected(results_dir: Path) -> Path:
+    """``results_dir/expected.toml`` if present, else the packaged expected scores (what ``mlir-bench check`` reruns)."""
+    local = results_dir / "expected.toml"
+    if local.is_file():
+        return local
+    from ..results.expected import packaged_expected_scores
+
+    return packaged_expected_scores()

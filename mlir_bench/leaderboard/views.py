@@ -12,24 +12,14 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from ..results.schema import CellScores
+from ..scoring.bias_stats import definitions as bias_definitions
 from . import svg
 from .load import SETTING_LABELS, SETTING_ORDER, ResultEntry, geometry_value, number
 from .significance import Comparison, align_per_query, compare, macro_weights
 from .zero_shot import overlap
 
 GEOMETRY_KEYS = (("xl_align", "XL-align"), ("uniformity", "uniformity"))
-# Direction hints for bias and geometry columns, matched by prefix (SPEC §3).
-BIAS_HINTS = {
-    "rank_distance": "rank distance (Multi): max − min rank of a query's relevant candidates; lower is less biased",
-    "rd": "rank distance: lower is less biased",
-    "mrc": "mean rank correlation of parallel queries ×100; higher is fairer",
-    "peer": "PEER: Kruskal–Wallis p-value of relevant ranks by document language; higher is fairer",
-    "tlr": "target-language recall of relevant candidates in other languages; higher is better",
-    "language_preference": "share of the top k in the query's language",
-    "own_language": "share of the top k in the query's language",
-    "xl_align": "XL-align (ours): alignment over parallel pairs in two languages; lower is better",
-    "uniformity": "XL-uniform (ours): log E exp(−2‖x−y‖²) over the pooled sample; lower is better",
-}
 
 
 @dataclass(frozen=True)
@@ -58,38 +48,37 @@ def fmt(v: float | None) -> str:
 
 
 def hint(key: str, definitions: dict[str, str] | None = None) -> str:
-    """A column tooltip: the result's own definition of ``key`` ("mrc@10" also matches "mrc@k"), else ours."""
-    defs = definitions or {}
+    """A column tooltip: the definition the results recorded for ``key`` ("mrc@10" also matches "mrc@k"), else the
+    registry's (:mod:`mlir_bench.scoring.bias_stats`), else the key itself."""
     generic = re.sub(r"@\d+$", "@k", key)
-    if isinstance(defs.get(key), str) or isinstance(defs.get(generic), str):
-        return str(defs.get(key) or defs.get(generic))
-    k = key.lower()
-    return next((t for p, t in BIAS_HINTS.items() if k.startswith(p)), key)
+    for defs in (definitions or {}, bias_definitions()):
+        if isinstance(defs.get(key), str) or isinstance(defs.get(generic), str):
+            return str(defs.get(key) or defs.get(generic))
+    return key
 
 
 def condition_label(task: str, text_mode: str, entries: list[ResultEntry]) -> str:
     label = task + ("" if text_mode == "sentence" else f" · {text_mode}")
-    if any(len(e.stem.split("__")) > 3 for e in entries):
-        label += " · " + ",".join(entries[0].data["task"].get("languages") or ())
+    if any(e.is_subset for e in entries):
+        label += " · " + ",".join(entries[0].languages)
     return label
 
 
-def _cells(entry: ResultEntry, setting: str) -> list[dict[str, Any]]:
-    return [c for c in entry.data.get("cells", {}).values() if c.get("setting") == setting]
+def _cells(entry: ResultEntry, setting: str) -> list[CellScores]:
+    return entry.result.cells_of(setting)
 
 
 def _bias_setting(entries: list[ResultEntry], settings: list[str], main: str) -> str:
     for e in entries:
-        b = e.data.get("bias")
-        if isinstance(b, dict):
-            s = b.get("setting", "multi")
-            return s if s in settings else main
+        b = e.result.bias
+        if b is not None:
+            return b.setting if b.setting in settings else main
     return "multi" if "multi" in settings else main
 
 
 def significance(entries: list[ResultEntry], setting: str, metric: str, opts: Options) -> Comparison | str:
     """Pairwise tests on the setting's per-query cells, or the reason why there are none."""
-    cell_keys = [f"{setting}/{c['name']}" for c in _cells(entries[0], setting)]
+    cell_keys = [f"{setting}/{c.name}" for c in _cells(entries[0], setting)]
     have = {e.model: e.per_query() for e in entries}
     have = {m: pq for m, pq in have.items() if all(k in pq and metric in pq[k] for k in cell_keys)}
     if not cell_keys:
@@ -106,10 +95,10 @@ def significance(entries: list[ResultEntry], setting: str, metric: str, opts: Op
 
 def _cell_heatmap(entries: list[ResultEntry], order: list[str], setting: str, metric: str,
                   vid: str) -> dict[str, Any] | None:
-    names = list(dict.fromkeys(c["name"] for e in entries for c in _cells(e, setting)))
+    names = list(dict.fromkeys(c.name for e in entries for c in _cells(e, setting)))
     if not names:
         return None
-    by_model = {e.model: {c["name"]: number(c["scores"].get(metric)) for c in _cells(e, setting)} for e in entries}
+    by_model = {e.model: {c.name: number(c.scores.get(metric)) for c in _cells(e, setting)} for e in entries}
     matrix = [[by_model[m].get(n) for n in names] for m in order]
     vals = [v for row in matrix for v in row if v is not None]
     if not vals:
@@ -123,7 +112,7 @@ def _cell_heatmap(entries: list[ResultEntry], order: list[str], setting: str, me
 
 def _cross_heatmaps(entries: list[ResultEntry], order: list[str], metric: str, vid: str) -> dict[str, Any] | None:
     by_model = {e.model: e for e in entries}
-    langs = list(dict.fromkeys(c["query_lang"] for e in entries for c in _cells(e, "cross")))
+    langs = list(dict.fromkeys(c.query_lang for e in entries for c in _cells(e, "cross")))
     if not langs:
         return None
     mats = {}
@@ -132,15 +121,15 @@ def _cross_heatmaps(entries: list[ResultEntry], order: list[str], metric: str, v
         e = by_model[m]
         mat: list[list[float | None]] = [[None] * len(langs) for _ in langs]
         for c in _cells(e, "cross"):
-            if c["query_lang"] in langs and len(c["doc_langs"]) == 1 and c["doc_langs"][0] in langs:
-                v = number(c["scores"].get(metric))
-                mat[langs.index(c["query_lang"])][langs.index(c["doc_langs"][0])] = v
+            if c.query_lang in langs and len(c.doc_langs) == 1 and c.doc_langs[0] in langs:
+                v = number(c.scores.get(metric))
+                mat[langs.index(c.query_lang)][langs.index(c.doc_langs[0])] = v
                 if v is not None:
                     off.append(v)
         for c in _cells(e, "mono"):
-            if c["query_lang"] in langs:
-                i = langs.index(c["query_lang"])
-                mat[i][i] = number(c["scores"].get(metric))
+            if c.query_lang in langs:
+                i = langs.index(c.query_lang)
+                mat[i][i] = number(c.scores.get(metric))
         mats[m] = mat
     if not off:
         return None
@@ -154,13 +143,16 @@ def _cross_heatmaps(entries: list[ResultEntry], order: list[str], metric: str, v
 def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Options,
                bias_here: bool) -> dict[str, Any]:
     """The view model of one setting of one task condition."""
-    main = entries[0].data["main_score"]
-    headline = main["metric"]
-    metrics = list(dict.fromkeys(m for e in entries for m in e.data.get("metrics", [])))
+    main = entries[0].result.main_score
+    headline = main.metric
+    metrics = list(dict.fromkeys(m for e in entries for m in e.result.metrics))
     metrics = [headline] + [m for m in metrics if m != headline]
 
     def score(e: ResultEntry, m: str) -> float | None:
-        return number(e.data["settings"].get(setting, {}).get("scores", {}).get(m))
+        return number(e.result.score(setting, m))
+
+    def geometry(e: ResultEntry) -> Any:
+        return e.result.bias.geometry if e.result.bias else None
 
     by_model = {e.model: e for e in entries}
     sig = significance(entries, setting, headline, opts)
@@ -179,15 +171,14 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
     definitions: dict[str, str] = {}
     if bias_here:
         geo_keys = [(k, lab) for k, lab in GEOMETRY_KEYS
-                    if any(geometry_value((e.data.get("bias") or {}).get("geometry"), k) is not None
-                           for e in entries)]
+                    if any(geometry_value(geometry(e), k) is not None for e in entries)]
         shown = {k for k, _ in geo_keys}
         for e in entries:
-            b = e.data.get("bias") or {}
-            summ = b.get("summary") or {}
-            bias_keys += [k for k, v in summ.items() if number(v) is not None and k not in bias_keys + list(shown)]
-            if isinstance(b.get("definitions"), dict):
-                definitions.update({str(k): v for k, v in b["definitions"].items() if isinstance(v, str)})
+            b = e.result.bias
+            if b is None:
+                continue
+            bias_keys += [k for k, v in b.summary.items() if number(v) is not None and k not in bias_keys + list(shown)]
+            definitions.update(b.definitions)
 
     columns: list[dict[str, Any]] = [{"key": "rank", "label": "rank", "kind": "rank", "title": "rank interval from the significance tests"},
                {"key": "model", "label": "model", "kind": "text", "title": "click for the run's manifest"}]
@@ -204,22 +195,23 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
     rows = []
     for m in order:
         e = by_model[m]
-        bias = e.data.get("bias") or {}
+        summary = e.result.bias.summary if e.result.bias else {}
         vals: dict[str, dict[str, Any]] = {}
         for mt in metrics:
             v = score(e, mt)
             vals[f"m:{mt}"] = {"display": fmt(v), "sort": v}
         for k in bias_keys:
-            v = number((bias.get("summary") or {}).get(k))
+            v = number(summary.get(k))
             vals[f"b:{k}"] = {"display": fmt(v), "sort": v}
         for k, _ in geo_keys:
-            v = geometry_value(bias.get("geometry"), k)
+            v = geometry_value(geometry(e), k)
             vals[f"g:{k}"] = {"display": fmt(v), "sort": v}
-        skipped = e.data["settings"].get(setting, {}).get("n_skipped")
+        sc = e.result.settings.get(setting)
+        skipped = sc.n_skipped if sc else None
         vals["skipped"] = {"display": str(skipped if skipped is not None else "—"), "sort": skipped}
         row: dict[str, Any] = {"model": m, "manifest": slug("m", e.stem), "letter": letters.get(m, ""),
-                               "values": vals, "not_zero_shot": overlap(e.data["model"].get("training_datasets") or [],
-                                                                        e.data["task"])}
+                               "values": vals, "not_zero_shot": overlap(e.result.model.training_datasets,
+                                                                        e.result.task.model_dump())}
         if comp and m in comp.models:
             i = comp.models.index(m)
             lo, hi = comp.rank_interval[i]
@@ -241,20 +233,20 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
     heat = _cross_heatmaps(entries, order, headline, vid) if setting == "cross" else \
         _cell_heatmap(entries, order, setting, headline, vid)
     scatter = None
-    if bias_here and any(isinstance(e.data.get("bias"), dict) for e in entries):
-        pts = [(m, geometry_value((by_model[m].data.get("bias") or {}).get("geometry"), "uniformity"),
-                geometry_value((by_model[m].data.get("bias") or {}).get("geometry"), "xl_align")) for m in order]
+    if bias_here and any(e.result.bias is not None for e in entries):
+        pts = [(m, geometry_value(geometry(by_model[m]), "uniformity"),
+                geometry_value(geometry(by_model[m]), "xl_align")) for m in order]
         pts2 = [(m, x, y) for m, x, y in pts if x is not None and y is not None]
         scatter = {"svg": svg.scatter(pts2, xlabel="uniformity", ylabel="XL-align",
                                       title="alignment against uniformity (lower-left is better)")
                    if pts2 else None,
                    "missing": [m for m, x, y in pts if x is None or y is None]}
-    s0 = entries[0].data["settings"].get(setting, {})
+    s0 = entries[0].result.settings.get(setting)
     return {
         "id": vid, "setting": setting, "label": SETTING_LABELS.get(setting, setting),
-        "is_main": setting == main["setting"], "headline": headline, "columns": columns, "bias_columns": bias_columns,
+        "is_main": setting == main.setting, "headline": headline, "columns": columns, "bias_columns": bias_columns,
         "rows": rows,
-        "n_cells": s0.get("n_cells"), "n_queries": s0.get("n_queries"),
+        "n_cells": s0.n_cells if s0 else None, "n_queries": s0.n_queries if s0 else None,
         "significance": comp, "no_significance": None if comp else sig, "pmatrix": pmatrix,
         "heatmap": heat, "scatter": scatter, "bias_here": bias_here,
     }
@@ -263,15 +255,15 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
 def build_condition(key: tuple[str, str, tuple[str, ...]], entries: list[ResultEntry], opts: Options) -> dict[str, Any]:
     """All views of one task condition, settings in the order Mono, Cross, Multi, per-language."""
     task, text_mode, _ = key
-    t = entries[0].data["task"]
-    present = {s for e in entries for s in e.data.get("settings", {})}
+    t = entries[0].result.task.model_dump()
+    present = {s for e in entries for s in e.result.settings}
     settings = [s for s in SETTING_ORDER if s in present] + sorted(present - set(SETTING_ORDER))
-    main = entries[0].data["main_score"]["setting"]
+    main = entries[0].result.main_score.setting
     bias_setting = _bias_setting(entries, settings, main)
     tid = slug(task, text_mode, *key[2]) if condition_label(task, text_mode, entries) != task else slug(task)
     return {
         "id": tid, "label": condition_label(task, text_mode, entries), "task": t,
-        "main_setting": main, "headline": entries[0].data["main_score"]["metric"],
+        "main_setting": main, "headline": entries[0].result.main_score.metric,
         "models": [e.model for e in entries],
         "views": [build_view(tid, s, entries, opts, bias_here=(s == bias_setting)) for s in settings],
     }

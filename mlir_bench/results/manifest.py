@@ -11,8 +11,6 @@ from pathlib import Path
 
 from .. import __version__
 
-SCHEMA_VERSION = 1
-
 
 def git_sha() -> str | None:
     """The commit of the mlir-bench checkout, with '-dirty' if it has uncommitted changes."""

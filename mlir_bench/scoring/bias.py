@@ -1,4 +1,5 @@
-"""Language-bias scorers for mixed-language pools (SPEC §3): rank distance, MRC@k, PEER@k, TLR@k, language preference.
+"""Language-bias scorers for mixed-language pools (docs/PROTOCOLS.md §3): rank distance, MRC@k, PEER@k, TLR@k,
+language preference.
 
 Every scorer takes the arrays search produces (see :class:`mlir_bench.search.base.SearchResult`) plus the
 language of every query and document, and returns one value per query: float, ``nan`` where the score is undefined
@@ -16,7 +17,6 @@ Conventions shared by all scorers:
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Sequence
 from typing import TypeAlias
 
@@ -27,12 +27,6 @@ from scipy.stats import chi2
 Vectors: TypeAlias = np.ndarray | sparse.spmatrix | sparse.sparray
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-# Query-level statistics whose per-query values the runner keeps in the sidecar (``bias/<setting>/<cell>``),
-# and those of them where a lower value means less bias.
-PER_QUERY_STATS = ("rank_distance", "mrc@10", "peer@20", "tlr@10", "tlr@100", "own_language_share@10")
-LOWER_IS_BETTER = frozenset({"rank_distance", "own_language_share@10"})
 
 
 def _encode(*lang_arrays: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
@@ -51,17 +45,13 @@ def _check_rows(name: str, arr: np.ndarray, n_q: int) -> None:
         raise ValueError(f"{name} must have shape (n_queries={n_q}, m), got {arr.shape}")
 
 
-def _none_if_nan(x: float) -> float | None:
-    return None if math.isnan(x) else float(x)
-
-
 def summarize_by_language(values: np.ndarray, query_langs: np.ndarray) -> dict:
     """Average a per-query score per query language, then macro-average over languages.
 
     ``nan`` marks a query whose score is undefined; such queries are excluded from every mean and counted in
-    ``n_undefined`` (SPEC §1: skip and report). A language whose queries are all undefined gets ``None`` and is
-    left out of the macro-average. ``micro`` is the plain mean over all defined queries (PEER@k in MIMO is this
-    mean). Undefined values are returned as ``None`` so the result is JSON-safe.
+    ``n_undefined`` (docs/PROTOCOLS.md §1: skip and report). A language whose queries are all undefined gets
+    ``None`` and is left out of the macro-average. ``micro`` is the plain mean over all defined queries (PEER@k
+    in MIMO is this mean). Undefined values are returned as ``None`` so the result is JSON-safe.
 
     Returns ``{"per_language": {lang: mean}, "macro", "micro", "n_queries", "n_undefined",
     "n_undefined_per_language": {lang: count}}``.
@@ -95,10 +85,10 @@ def summarize_by_language(values: np.ndarray, query_langs: np.ndarray) -> dict:
 def rank_distance(rel_ranks: np.ndarray, rel_idx: np.ndarray) -> np.ndarray:
     """Rank distance per query: RD(q) = max_{d ∈ R_q} rank_q(d) − min_{d ∈ R_q} rank_q(d).
 
-    Source: Elmahdy, Lin, Ahmad 2024 (arXiv 2408.10536), after Huang et al. 2023; SPEC §3. Meant for the Multi
-    setting, on ranks in the full ranking. Lower means less bias. Summarise with :func:`summarize_by_language`
-    (mean per query language, then macro). A query with no relevant document in the pool is undefined (``nan``);
-    one with a single relevant document scores 0, as the formula gives.
+    Source: Elmahdy, Lin, Ahmad 2024 (arXiv 2408.10536), after Huang et al. 2023; docs/PROTOCOLS.md §3. Meant
+    for the Multi setting, on ranks in the full ranking. Lower means less bias. Summarise with
+    :func:`summarize_by_language` (mean per query language, then macro). A query with no relevant document in the
+    pool is undefined (``nan``); one with a single relevant document scores 0, as the formula gives.
     """
     rel_ranks = np.asarray(rel_ranks)
     rel_idx = np.asarray(rel_idx)
@@ -116,9 +106,9 @@ def target_language_recall(
 ) -> np.ndarray:
     """TLR@k per query: |top_k(q) ∩ R_q^other| / |R_q^other|, R_q^other = relevant documents not in q's language.
 
-    Source: SHIFT (Jang, Hong, Lim 2026, github.com/yjoonjang/SHIFT); SPEC §3. A relevant document is in the top
-    k iff its full-ranking rank is ≤ k. Undefined (``nan``) when a query has no relevant document in another
-    language (e.g. every query of the Mono setting).
+    Source: SHIFT (Jang, Hong, Moon, Lim 2026, arXiv 2606.18801); docs/PROTOCOLS.md §3. A relevant
+    document is in the top k iff its full-ranking rank is ≤ k. Undefined (``nan``) when a query has no relevant
+    document in another language (e.g. every query of the Mono setting).
     """
     rel_ranks, rel_idx = np.asarray(rel_ranks), np.asarray(rel_idx)
     _, (dcodes, qcodes) = _encode(doc_langs, query_langs)
@@ -137,7 +127,8 @@ def target_language_recall(
 def peer(rel_ranks: np.ndarray, rel_idx: np.ndarray, doc_langs: np.ndarray, k: int) -> np.ndarray:
     """PEER@k per query: the Kruskal–Wallis p-value of the relevant documents' ranks grouped by document language.
 
-    Source: Yang et al., SIGIR 2024, in MIMO's simplified form (``src/mimo/evaluation/metrics.py``); SPEC §3.
+    Source: Yang et al., SIGIR 2024, in MIMO's simplified form (``src/mimo/evaluation/metrics.py``);
+    docs/PROTOCOLS.md §3.
     Ranks beyond k count as k+1. With N relevant documents, average ranks r_i over the N cut-off ranks (ties get
     the mean rank), groups g of size n_g and rank sums R_g:
 
@@ -193,9 +184,10 @@ def own_language_share(
 ) -> np.ndarray:
     """Share of a query's top k written in the query's own language: |{d ∈ top_k(q) : lang(d) = lang(q)}| / |top_k(q)|.
 
-    Source: SPEC §3 ("language preference", descriptive); the definition is ours. Padding (-1) is not counted, so
-    a view shorter than k divides by its length. Undefined (``nan``) for a query with an empty top list. Compare
-    with :func:`pool_language_shares` — a share above the pool share means the model prefers its own language.
+    Source: docs/PROTOCOLS.md §3 ("language preference", descriptive); the definition is ours. Padding (-1) is
+    not counted, so a view shorter than k divides by its length. Undefined (``nan``) for a query with an empty top
+    list. Compare with :func:`pool_language_shares` — a share above the pool share means the model prefers its own
+    language.
     """
     _, (dcodes, qcodes) = _encode(doc_langs, query_langs)
     codes, valid = _top_codes(top_idx, dcodes, k)
@@ -224,7 +216,8 @@ def language_preference(
     """Language preference per query language ℓ: the mean :func:`own_language_share` at k of ℓ's queries, beside
     ℓ's share of the pool (``pool_share``) and their ratio (> 1: the model over-retrieves its own language).
 
-    Source: SPEC §3 (descriptive); the ratio is ours. Returns ``{lang: {"top_k_share", "pool_share", "ratio"}}``.
+    Source: docs/PROTOCOLS.md §3 (descriptive); the ratio is ours. Returns
+    ``{lang: {"top_k_share", "pool_share", "ratio"}}``.
     """
     share = own_language_share(top_idx, doc_langs, query_langs, k)
     summary = summarize_by_language(share, query_langs)
@@ -242,9 +235,9 @@ def language_share_matrix(
 ) -> tuple[np.ndarray, list[str], list[str]]:
     """M[a, b] = mean over the queries of language a of the share of their top k in document language b.
 
-    Source: SPEC §3 (language preference, per language pair); the matrix form is ours. Rows are the sorted query
-    languages, columns the sorted document languages of ``doc_langs``; each row sums to 1 (queries with an empty
-    top list are left out; a row with none is ``nan``). Returns (M, row_labels, col_labels).
+    Source: docs/PROTOCOLS.md §3 (language preference, per language pair); the matrix form is ours. Rows are the
+    sorted query languages, columns the sorted document languages of ``doc_langs``; each row sums to 1 (queries
+    with an empty top list are left out; a row with none is ``nan``). Returns (M, row_labels, col_labels).
     """
     labels, (dcodes, qcodes) = _encode(doc_langs, query_langs)
     codes, valid = _top_codes(top_idx, dcodes, k)
@@ -353,7 +346,7 @@ def rank_correlation_at(
     RC_i(a) = mean over the other queries b of a's parallel group i of 100 · ρ(s(q_a, ·), s(q_b, ·)) on
     U = top_k(q_a) ∪ top_k(q_b), ρ Spearman's correlation and s the dot product of the vectors (cosine on
     L2-normalised vectors). Source: Yang, Jiang, Baldwin 2024 (EMNLP MRL), as implemented by MIMO
-    ``src/mimo/evaluation/metrics.py``; SPEC §3. MRC@k(a) = mean over groups of RC_i(a), i.e.
+    ``src/mimo/evaluation/metrics.py``; docs/PROTOCOLS.md §3. MRC@k(a) = mean over groups of RC_i(a), i.e.
     :func:`summarize_by_language` of this array, and MRC@k is their macro-average. Higher is fairer.
 
     ``query_vecs`` / ``doc_vecs`` may be dense arrays or scipy sparse matrices (BM25); scores are ``q @ d.T``.

@@ -1,9 +1,10 @@
-"""Embedding-geometry scorers (SPEC §3): alignment and uniformity, their cross-lingual variants, and a
-language-clustering diagnostic.
+"""Embedding-geometry scorers (docs/PROTOCOLS.md §3): alignment and uniformity, their cross-lingual variants, and
+a language-clustering diagnostic.
 
 Alignment and uniformity are Wang & Isola 2020 (arXiv 2005.10242); lower is better for both. The cross-lingual
 variants (XL-align per language pair, the per-language-pair uniformity matrix) and the same- vs cross-language
-cosine are OURS: MIMO's exact definition is UNKNOWN (SPEC §3), so every docstring below says which is which.
+cosine are OURS: MIMO's exact definition is unknown (docs/PROTOCOLS.md §3), so every docstring below says which
+is which.
 
 All functions take dense float arrays (rows are items), L2-normalise them first (a zero row stays zero), and work in
 float64. On unit vectors ‖x − y‖² = 2 − 2·cos(x, y), which is how distances are computed (Gram matrices, BLAS).
@@ -67,7 +68,8 @@ def _sq_dists(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def alignment(x: np.ndarray, y: np.ndarray, alpha: float = 2.0) -> float:
     """align = E_{(x, y) ~ positive pairs} ‖f(x) − f(y)‖^α, α = 2; row i of ``x`` and of ``y`` form a pair.
 
-    Source: Wang & Isola 2020, ℒ_align (arXiv 2005.10242, eq. 2); SPEC §3. Lower is better. ``nan`` for no pairs.
+    Source: Wang & Isola 2020, ℒ_align (arXiv 2005.10242, eq. 2); docs/PROTOCOLS.md §3. Lower is better.
+    ``nan`` for no pairs.
     """
     xn, yn = normalize(x), normalize(y)
     if xn.shape != yn.shape:
@@ -90,7 +92,8 @@ def uniformity(
 ) -> tuple[float, int]:
     """uniform = log E_{x ≠ y} exp(−t‖f(x) − f(y)‖²), t = 2, over all distinct pairs of a sample.
 
-    Source: Wang & Isola 2020, ℒ_uniform (arXiv 2005.10242, eq. 3); SPEC §3. Lower is better (more uniform).
+    Source: Wang & Isola 2020, ℒ_uniform (arXiv 2005.10242, eq. 3); docs/PROTOCOLS.md §3. Lower is better
+    (more uniform).
     The pairwise computation is O(n²), so rows are first subsampled to at most ``sample_size`` with
     :func:`subsample` (fixed seed, deterministic). Returns (value, sample size used); ``nan`` below 2 rows.
     """
@@ -110,7 +113,8 @@ def uniformity_by_language(
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     seed: int = 0,
 ) -> dict:
-    """:func:`uniformity` over the pooled multilingual sample (XL-uniform, SPEC §3 — ours) and per language.
+    """:func:`uniformity` over the pooled multilingual sample (XL-uniform, docs/PROTOCOLS.md §3 — ours) and per
+    language.
 
     The pooled value samples the pool as a whole (so languages weigh by their size); each language is sampled
     separately, with the same seed. Returns ``{"pooled": {"uniform", "n"}, "per_language": {lang: {"uniform",
@@ -151,10 +155,10 @@ def uniformity_matrix(
 ) -> PairMatrix:
     """U[a, b] = log E exp(−t‖f(x) − f(y)‖²) over x in language a, y in language b (x ≠ y on the diagonal).
 
-    OURS (SPEC §3 asks for the cross-lingual variants per language pair; MIMO's definition is UNKNOWN). Each
-    language is subsampled to at most ``per_language`` rows (fixed seed). The diagonal is per-language uniformity;
-    off-diagonal cells near the diagonal values mean languages mix, much lower (more negative) cells mean they
-    sit apart. ``counts`` holds the number of pairs per cell; ``overall`` pools all cross-language pairs.
+    OURS (docs/PROTOCOLS.md §3: the cross-lingual variants per language pair; MIMO's definition is unknown).
+    Each language is subsampled to at most ``per_language`` rows (fixed seed). The diagonal is per-language
+    uniformity; off-diagonal cells near the diagonal values mean languages mix, much lower (more negative) cells
+    mean they sit apart. ``counts`` holds the number of pairs per cell; ``overall`` pools all cross-language pairs.
     """
     x = _rows(vecs)
     langs = np.asarray(langs).astype(str)
@@ -185,8 +189,9 @@ def xl_alignment(
 ) -> PairMatrix:
     """XL-align[a, b] = E ‖f(x_a) − f(x_b)‖^α over the parallel groups that have an item in both a and b.
 
-    OURS (SPEC §3: MIMO's cross-lingual definition is UNKNOWN): Wang & Isola's alignment with positive pairs =
-    the same item in two languages — the same question, or the same answer sentence, in languages a ≠ b. Items
+    OURS (docs/PROTOCOLS.md §3: MIMO's cross-lingual definition is unknown): Wang & Isola's alignment with
+    positive pairs = the same item in two languages — the same question, or the same answer sentence, in
+    languages a ≠ b. Items
     sharing a ``group_ids`` value are parallel; a group with two items in one language raises ValueError. The
     matrix is symmetric with a ``nan`` diagonal; ``counts[a, b]`` is the number of groups used; ``overall`` is the
     mean over every cross-language parallel pair (each unordered pair once). Lower is better.

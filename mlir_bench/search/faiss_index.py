@@ -4,7 +4,8 @@ Kinds (inner product, i.e. cosine on L2-normalised vectors):
 
 - ``ivf``: ``IndexIVFFlat`` (``nlist`` coarse centroids, ``nprobe`` probed): fast, exact vectors in RAM.
 - ``ivfpq``: ``IndexIVFPQ`` (``pq_m`` sub-quantisers x 8 bits): compressed codes, for pools larger than RAM
-  (SPEC §6: trained once on a sample, then filled shard by shard). d=384 with pq_m=48 is 48 bytes a vector.
+  (docs/PROTOCOLS.md §6: trained once on a sample, then filled shard by shard). d=384 with pq_m=48 is 48 bytes
+  a vector.
 - ``hnsw``: ``IndexHNSWFlat`` (``hnsw_m`` links, ``ef_search``): graph search, exact vectors in RAM.
 
 The index is filled one shard at a time from :class:`~mlir_bench.search.sharded.ShardedStore`, so building it

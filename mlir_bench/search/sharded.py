@@ -23,7 +23,7 @@ not grow with the number of shards. Ranking uses exactly the machinery of :mod:`
 The ranks of the relevant documents need their keys before the counting pass, and the keys must come from the
 same block computation as the ranking (BLAS results can depend on block shape), so shards holding a relevant
 document of the current query block are read twice (a first pass reads only those shards). Exact top-k over a
-union equals the merge of per-shard top-k, so nothing is lost by sharding (SPEC §6).
+union equals the merge of per-shard top-k, so nothing is lost by sharding (docs/PROTOCOLS.md §6).
 
 Only the id-order keys need a global view: :meth:`ShardWriter.close` sorts all ids once (memory ~ the ids,
 not the vectors). Sparse (BM25) vectors are not sharded: lexical models use the in-memory path.

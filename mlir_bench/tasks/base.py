@@ -30,8 +30,8 @@ class Corpus:
 class Cell:
     """One evaluation cell: a set of queries ranked against a subset (a view) of the pool.
 
-    ``setting`` is mono, cross or multi (SPEC §1) or per-language; ``name`` is e.g. ``de`` (mono, multi) or
-    ``de-zh`` (cross: German queries, Chinese candidates).
+    ``setting`` is mono, cross or multi (docs/PROTOCOLS.md §1) or per-language; ``name`` is e.g. ``de`` (mono,
+    multi) or ``de-zh`` (cross: German queries, Chinese candidates).
     """
 
     setting: str

@@ -1,4 +1,4 @@
-"""XQuAD-R and MLQA-R, built as LAReQA builds them (Roy et al. 2020; SPEC §1, §2.1, §2.2).
+"""XQuAD-R and MLQA-R, built as LAReQA builds them (Roy et al. 2020; docs/PROTOCOLS.md §1, §2.1, §2.2).
 
 - Candidates: every sentence of every paragraph in every language. Id ``{lang}/{article}.{paragraph}.{sentence}``
   (0-based positions in file order).

@@ -1,4 +1,5 @@
-"""MIRACL v1.0 (Zhang et al. 2022; SPEC §2.4), one language at a time, as Pyserini, MIMO and Elmahdy report it.
+"""MIRACL v1.0 (Zhang et al. 2022; docs/PROTOCOLS.md §2.4), one language at a time, as Pyserini, MIMO and
+Elmahdy report it.
 
 - Queries: the topics of the split (dev). Id ``{lang}/{qid}``; no groups (MIRACL queries are not parallel).
 - Pool: each language's own Wikipedia passages. Id ``{lang}/{docid}``; every record carries its language.

@@ -1,5 +1,5 @@
-"""Passage-level MLIR as MIMO evaluates it ("MMLIR"; SPEC §2.3), built as SHIFT's ``build_benchmarks.py`` builds it
-with ``--multilingual_queries``.
+"""Passage-level MLIR as MIMO evaluates it ("MMLIR"; docs/PROTOCOLS.md §2.3), built as SHIFT's
+``build_benchmarks.py`` builds it with ``--multilingual_queries``.
 
 One pool holds every language version of the context paragraphs; queries come in every language; each query's
 relevant set is its gold paragraph in every language where it exists (binary qrels). The spec option ``source``

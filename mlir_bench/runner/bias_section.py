@@ -1,8 +1,8 @@
-"""Language bias and embedding geometry for one run (SPEC §3), composed from the scoring functions.
+"""Language bias and embedding geometry for one run (docs/PROTOCOLS.md §3), composed from the scoring functions.
 
 Computed in the Multi setting of any task whose queries are parallel (a ``groups`` column). Everything is
 written into the result JSON with the k values and sample sizes used; two heatmaps are drawn beside it. The
-per-query values of the query-level statistics (:data:`..scoring.bias.PER_QUERY_STATS`) go into the per-query sidecar under
+per-query values of the query-level statistics (:func:`..scoring.bias_stats.per_query_statistics`) go into the per-query sidecar under
 ``bias/multi/<query language>``, so that models can be compared on them with paired tests.
 """
 
@@ -17,32 +17,26 @@ import scipy.sparse as sp
 
 from ..scoring import bias as B
 from ..scoring import geometry as G
+from ..scoring.bias_stats import (
+    BIAS_VERSION,
+    STATISTICS,
+    BiasInputs,
+    compute_all,
+    definitions,
+    per_query_statistics,
+    statistic_of,
+)
 from ..search import SearchResult
 from ..tasks import TaskData
 
-MRC_KS = (5, 10, 20)
-PEER_KS = (20, 100)
-TLR_KS = (10, 100)
-PREF_K = 10
-SAMPLE = 2000
+SAMPLE = 2000  # queries + candidates subsampled for uniformity and clustering
 SEED = 0
 
-DEFINITIONS = {
-    "rank_distance": "max - min full-ranking rank of a query's parallel relevant documents (Elmahdy et al. 2024, "
-                     "after Huang et al. 2023); mean per query language, then macro. Lower = less bias.",
-    "mrc@k": "Spearman correlation x100 of two parallel queries' scores on the union of their top-k lists "
-             "(Yang, Jiang, Baldwin 2024; MIMO metrics.py); mean per language, then macro. Higher = fairer.",
-    "peer@k": "Kruskal-Wallis p-value of the relevant documents' ranks grouped by document language, ranks > k "
-              "count as k+1 (Yang et al. SIGIR 2024, MIMO's simplified form); mean over queries. Higher = fairer.",
-    "tlr@k": "recall@k of the relevant documents NOT in the query's language (SHIFT); macro over languages.",
-    "own_language_share@k": "share of the top k in the query's own language; compare with pool_share.",
-    "xl_align": "OURS (MIMO's definition is unknown): Wang & Isola alignment E||f(x_a)-f(x_b)||^2 over parallel "
-                "pairs in languages a != b (the same question, or the same answer sentence). Lower = better.",
-    "uniformity": "Wang & Isola log E exp(-2||f(x)-f(y)||^2) over all pairs of a fixed-seed subsample of the "
-                  "pooled queries+candidates. Lower = more uniform.",
-    "same_vs_cross_cosine": "OURS: mean cosine of same-language pairs vs cross-language pairs of the sample; "
-                            "a large gap means the space clusters by language.",
-}
+
+def _share_k() -> int:
+    s = statistic_of("own_language_share@10")
+    assert s is not None and s.ks
+    return s.ks[0]
 
 
 def _stack(results: list[SearchResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,46 +73,22 @@ def language_analysis(task: TaskData, searched: dict[str, SearchResult], qv: Any
     qlangs = np.asarray(task.queries.langs)[qidx]
     dlangs = np.asarray(task.docs.langs)
     groups = np.asarray(task.queries.groups)[qidx]
-    out: dict[str, Any] = {"setting": "multi", "definitions": DEFINITIONS, "k": {
-        "mrc": list(MRC_KS), "peer": list(PEER_KS), "tlr": list(TLR_KS), "preference": PREF_K}}
-    per: dict[str, Any] = {}
-    summary: dict[str, Any] = {}
-    values: dict[str, np.ndarray] = {}  # per-query arrays of PER_QUERY_STATS, in ``qidx`` order
-    values["rank_distance"] = B.rank_distance(rel_ranks, rel_idx)
-    rd = B.summarize_by_language(values["rank_distance"], qlangs)
-    per["rank_distance"] = rd
-    summary["rank_distance"] = rd["macro"]
-    qsub = qv[qidx]
-    rc = B.rank_correlation_at(qsub, dv, top, qlangs, groups, ks=MRC_KS)
-    values["mrc@10"] = rc[10]
-    for k in MRC_KS:
-        s = B.summarize_by_language(rc[k], qlangs)
-        per[f"mrc@{k}"] = s
-        summary[f"mrc@{k}"] = s["macro"]
-    for k in PEER_KS:
-        values[f"peer@{k}"] = B.peer(rel_ranks, rel_idx, dlangs, k)
-        s = B.summarize_by_language(values[f"peer@{k}"], qlangs)
-        per[f"peer@{k}"] = s
-        summary[f"peer@{k}"] = s["micro"]
-    for k in TLR_KS:
-        values[f"tlr@{k}"] = B.target_language_recall(rel_ranks, rel_idx, dlangs, qlangs, k)
-        s = B.summarize_by_language(values[f"tlr@{k}"], qlangs)
-        per[f"tlr@{k}"] = s
-        summary[f"tlr@{k}"] = s["macro"]
-    values[f"own_language_share@{PREF_K}"] = B.own_language_share(top, dlangs, qlangs, PREF_K)
-    own = B.summarize_by_language(values[f"own_language_share@{PREF_K}"], qlangs)
-    per[f"own_language_share@{PREF_K}"] = own
-    summary[f"own_language_share@{PREF_K}"] = own["macro"]
+    out: dict[str, Any] = {"setting": "multi", "definitions": definitions(),
+                           "k": {**{s.name: list(s.ks) for s in STATISTICS if s.ks}, "preference": _share_k()}}
+    inputs = BiasInputs(rel_ranks=rel_ranks, rel_idx=rel_idx, top_idx=top, query_langs=qlangs, doc_langs=dlangs,
+                        groups=groups, query_vectors=qv[qidx], doc_vectors=dv)
+    values, per, summary = compute_all(inputs)
+    pref_k = _share_k()
     pool = B.pool_language_shares(dlangs)
     summary["own_language_pool_share"] = _f(np.mean([pool[x] for x in sorted(set(qlangs.tolist()))]))
-    out["preference"] = B.language_preference(top, dlangs, qlangs, PREF_K)
-    m, rows, cols = B.language_share_matrix(top, dlangs, qlangs, PREF_K)
-    out["share_matrix"] = {"k": PREF_K, "rows": rows, "cols": cols, "matrix": _matrix(m)}
+    out["preference"] = B.language_preference(top, dlangs, qlangs, pref_k)
+    m, rows, cols = B.language_share_matrix(top, dlangs, qlangs, pref_k)
+    out["share_matrix"] = {"k": pref_k, "rows": rows, "cols": cols, "matrix": _matrix(m)}
     figures: dict[str, str] = {}
     if figure_dir is not None:
         from ..results.figures import heatmap
 
-        p = heatmap(m, rows, cols, f"{title}: share of top-{PREF_K} by document language", figure_dir /
+        p = heatmap(m, rows, cols, f"{title}: share of top-{pref_k} by document language", figure_dir /
                     "share_matrix.png", xlabel="document language", ylabel="query language")
         figures["share_matrix"] = p.name
     if not sp.issparse(qv):
@@ -140,6 +110,7 @@ def language_analysis(task: TaskData, searched: dict[str, SearchResult], qv: Any
     out["per_language"] = per
     out["figures"] = figures
     out["per_query"] = per_query_values(task, multi, values)
+    out["version"] = BIAS_VERSION
     return out
 
 
@@ -154,7 +125,7 @@ def per_query_values(task: TaskData, cells: list[Any], values: dict[str, np.ndar
     for c in cells:
         n = len(c.query_idx)
         entry: dict[str, Any] = {"qids": [task.queries.ids[i] for i in c.query_idx]}
-        for name in B.PER_QUERY_STATS:
+        for name in per_query_statistics():
             if name in values:
                 entry[name] = [_f(v) for v in values[name][start:start + n]]
         out[f"bias/{c.setting}/{c.name}"] = entry

@@ -15,7 +15,9 @@ verifies (``kill_resume.verify_cache``) and none was quarantined.
 
 Usage (the recorded run)::
 
-    nice -n 10 python benchmarks/concurrent_runs.py --model muse-v3 --task xquad-r --languages de --rounds 2
+    nice -n 10 python tests/harness/concurrent_runs.py --model muse-v3 --task xquad-r --languages de --rounds 2
+
+(or ``python -m tests.harness.concurrent_runs ...`` from the repository).
 
 ``tests/test_concurrency.py`` runs one round with a fake, deterministic encoder.
 """
@@ -31,8 +33,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import kill_resume as kr  # noqa: E402
+if __package__:  # imported (harness.concurrent_runs) or run with python -m tests.harness.concurrent_runs
+    from . import kill_resume as kr
+else:  # run as a script: python tests/harness/concurrent_runs.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import kill_resume as kr  # noqa: E402
 
 
 def at_once(setups: list[kr.Setup], tag: str) -> list[tuple[int, str]]:

@@ -14,7 +14,7 @@ here on the same 49,043 passages (title + "\\n" + text, as ``MrTyDiCollection`` 
 mlir-bench's ``bm25`` tokenises words (NFKC, casefold, letters/marks/digits), so "Olympiiki?" and "olympiiki"
 match; that alone lifts nDCG@10 to ~.56. (Ranks here count tied scores optimistically; the runner's trec_eval
 tie-break gives .5636 for ``bm25``.) Measured on this data: whitespace .4049 / .7325, 1,387,088 / 174,540 terms;
-mlir-bench bm25 .5664 / .8838; English analyzer (approx.) .5842 / .8796. Usage: ``python benchmarks/miracl_yo_bm25_tokenisation.py`` (~1 min).
+mlir-bench bm25 .5664 / .8838; English analyzer (approx.) .5842 / .8796. Usage: ``python scripts/miracl_yo_bm25_tokenisation.py`` (~1 min).
 """
 
 from __future__ import annotations

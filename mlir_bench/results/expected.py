@@ -1,6 +1,6 @@
-"""Reproduction as data (Pyserini 2CR style): expected scores in a TOML file, rerun and compared.
+"""Expected scores as data (Pyserini 2CR style): the conditions of ``tasks/expected.toml`` and their verdicts.
 
-``results/expected.toml`` lists conditions, each a model, task, setting, metric, expected value and tolerance::
+The file lists conditions, each a model, task, setting, metric, expected value and tolerance::
 
     [defaults]
     tolerance = 5e-4
@@ -8,29 +8,28 @@
     [[condition]]
     model = "bm25"
     task = "xquad-r"
-    setting = "multi"        # mono, cross, multi, per-language; or "bias" for result["bias"]["summary"]
+    setting = "multi"        # mono, cross, multi, per-language; or "bias" for the result's bias summary
     metric = "map"
     expected = 0.089512
     tags = ["fast"]          # optional; `mlir-bench check --tag fast` selects these
     dtype = "bfloat16"       # optional (default float32), as `mlir-bench run --dtype`
 
-:func:`run_check` reruns each (model, task, text mode, languages) once through the runner, into a scratch output
-folder (committed results are never touched) and with the embedding cache, then classifies every condition:
-**OK** when the value equals the expected one at the 6 decimals written in the file, **OKish** within the
-tolerance, **FAIL** otherwise (or when the value is missing or the run failed).
+A value is **OK** when it equals the expected one at the 6 decimals written in the file, **OKish** within the
+tolerance, **FAIL** otherwise (or when it is missing or its run failed). This module only reads the file and
+judges results; :mod:`mlir_bench.reproduction` reruns the conditions, and the leaderboard shows the same file.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from .encoders.registry import canonical_dtype, load_encoder
-from .errors import UserError
+from ..dtypes import canonical_dtype
+from ..errors import UserError
+from .schema import Result
 
 DEFAULT_TOLERANCE = 5e-4
 EXACT = 5e-7  # half a unit in the 6th decimal: "exact" at the precision the file is written in
@@ -68,6 +67,20 @@ class Outcome:
     actual: float | None
     status: str
     message: str = ""
+
+
+SPECS_PACKAGE = "mlir_bench.task_specs"  # the repository's tasks/ folder, shipped as package data
+
+
+def packaged_expected_scores() -> Path:
+    """The expected-scores file shipped with the package (``tasks/expected.toml``), read by ``mlir-bench check``
+    and shown by the leaderboard."""
+    from importlib import resources
+
+    root = resources.files(SPECS_PACKAGE)
+    if not isinstance(root, Path):  # e.g. a zip import: tomllib reads a file on disk
+        raise UserError(f"the packaged expected scores ({SPECS_PACKAGE}) are not a folder on disk ({root})")
+    return root / "expected.toml"
 
 
 _KEYS = {"model", "task", "setting", "metric", "expected", "tolerance", "text_mode", "languages", "tags", "dtype"}
@@ -124,66 +137,17 @@ def classify(actual: float | None, expected: float, tolerance: float) -> str:
     return "OKish" if diff <= tolerance else "FAIL"
 
 
-def lookup(result: dict[str, Any], setting: str, metric: str) -> float | None:
-    """The value of ``metric`` in ``setting`` of a result dict (``setting="bias"``: the bias summary)."""
-    if setting == "bias":
-        v = (result.get("bias") or {}).get("summary", {}).get(metric)
-    else:
-        v = result.get("settings", {}).get(setting, {}).get("scores", {}).get(metric)
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def judge(c: Condition, result: dict[str, Any] | None, error: str = "") -> Outcome:
+def judge(c: Condition, result: Result | None, error: str = "") -> Outcome:
     """Compare one condition with a result (None when the run failed with ``error``)."""
     if result is None:
         return Outcome(c, None, "FAIL", error or "no result")
-    actual = lookup(result, c.setting, c.metric)
+    actual = result.score(c.setting, c.metric)
     status = classify(actual, c.expected, c.tolerance)
     if actual is None:
         return Outcome(c, None, status, f"no {c.metric} in setting {c.setting!r} of the result")
     diff = actual - c.expected
     return Outcome(c, actual, status, f"expected {c.expected:.6f}, got {actual:.6f} (diff {diff:+.2e}, "
                                       f"tolerance {c.tolerance:.0e})")
-
-
-def run_check(conditions: Sequence[Condition], *, output_dir: Path, data_dir: str | Path | None = None,
-              cache: Any = None, reuse: bool = False, reporter: Any = None,
-              encoder_factory: Callable[[str], Any] | None = None,
-              on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Rerun every distinct (model, task, text mode, languages) of ``conditions`` once and judge each condition.
-
-    Results go to ``output_dir`` (use a scratch folder); ``reuse=True`` keeps results already there (Pyserini's
-    "skip runs already done"), otherwise every run is recomputed (``overwrite``). The embedding cache is used
-    when given. A run that raises is reported as FAIL for its conditions; the others still run.
-    """
-    from .runner import RunConfig, run_evaluation
-    from .runner.run import DEFAULT_METRICS
-
-    runs: dict[tuple[str, str, str, tuple[str, ...], str], list[Condition]] = {}
-    for c in conditions:
-        runs.setdefault(c.run_key, []).append(c)
-    outcomes = []
-    for (model, task, text_mode, languages, dtype), conds in runs.items():
-        metrics = list(dict.fromkeys(DEFAULT_METRICS + [c.metric for c in conds if c.setting != "bias"]))
-        extra: dict[str, Any] = {}
-        if "bias" in getattr(RunConfig, "__dataclass_fields__", {}):  # bias statistics only when a condition asks
-            extra["bias"] = any(c.setting == "bias" for c in conds)
-        cfg = RunConfig(model=model, task=task, data_dir=data_dir, output_dir=Path(output_dir),
-                        text_mode=text_mode, metrics=metrics, runs_dir=None, languages=list(languages) or None,
-                        overwrite=not reuse, cache=cache, dtype=dtype, **extra,
-                        encoder_factory=encoder_factory or (lambda name, d=dtype: load_encoder(name, dtype=d)))
-        result: dict[str, Any] | None
-        error = ""
-        try:
-            result = run_evaluation(cfg, reporter)
-        except Exception as exc:  # a failed run is a FAIL of its conditions, not the end of the check
-            result, error = None, f"run failed: {type(exc).__name__}: {exc}"
-        for c in conds:
-            o = judge(c, result, error)
-            outcomes.append(o)
-            if on_outcome:
-                on_outcome(o)
-    return outcomes
 
 
 def format_outcome(o: Outcome) -> str:

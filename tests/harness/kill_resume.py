@@ -21,11 +21,11 @@ With ``--sigint N`` it also sends SIGINT (Ctrl-C) N times while encoding: exit c
 
 Usage (the recorded run; minutes per point on a loaded 2-core machine)::
 
-    nice -n 10 python benchmarks/kill_resume.py --model muse-v3 --task xquad-r --languages de \\
+    nice -n 10 python tests/harness/kill_resume.py --model muse-v3 --task xquad-r --languages de \\
         --points 20 --sigint 2 --report /tmp/kill_resume.json
 
-``tests/test_interrupt.py`` uses :func:`chain` (one run killed again and again, then resumed) with a fake,
-deterministic, slowed-down encoder.
+(or ``python -m tests.harness.kill_resume ...`` from the repository). ``tests/test_interrupt.py`` uses
+:func:`chain` (one run killed again and again, then resumed) with a fake, deterministic, slowed-down encoder.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MAGIC = b"MLIRVEC1"
 
 

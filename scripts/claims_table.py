@@ -6,7 +6,7 @@ the six models): "holds" (A better, p < .05), "direction only" (A better, not si
 better, not significant) or "reversed" (B significantly better). A claim of equality (≈) holds when the
 difference is not significant, and is "close" when it is significant but under .01.
 
-Usage: python benchmarks/claims_table.py [results/claims] [recipe ...]   (default: every recipe found)
+Usage: python scripts/claims_table.py [results/claims] [recipe ...]   (default: every recipe found)
 """
 
 from __future__ import annotations

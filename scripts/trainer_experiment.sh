@@ -6,7 +6,7 @@
 #    (Mono / Cross / Multi + bias and geometry), all under the same dtype, into results/.
 # 3. Test the papers' claims with paired randomization tests over queries (mlir-bench compare).
 #
-# Usage: MLIR_BENCH_DATA=../shared/data bash benchmarks/trainer_experiment.sh [recipe] [dtype]
+# Usage: MLIR_BENCH_DATA=../shared/data bash scripts/trainer_experiment.sh [recipe] [dtype]
 # Every step resumes: trained methods and finished results are skipped on a re-run. BASE_LINK names the folder
 # link of the untrained initialisation (default models/<recipe>/base); recipes that share a student can share
 # it (BASE_LINK=models/cpu-small/base for cpu-medium), so the initialisation is evaluated once.

@@ -1,7 +1,7 @@
 """The README's result tables, printed as Markdown from results/*.json (so the README quotes the files exactly).
 
-Usage: python benchmarks/results_tables.py [results]            print them
-       python benchmarks/results_tables.py results --readme README.md
+Usage: python scripts/results_tables.py [results]            print them
+       python scripts/results_tables.py results --readme README.md
            rewrite each block between <!-- table:NAME --> and <!-- /table:NAME --> in README.md
            (NAME: sentence, passage, miracl, trainer, claims)
 """
@@ -15,18 +15,20 @@ import re
 import sys
 from pathlib import Path
 
+from mlir_bench.results.schema import Result, looks_like_result, parse_result
+
 
 def fmt(v: object, spec: str = "{:.3f}") -> str:
     return "—" if v is None else spec.format(v)
 
 
-def load(folder: Path) -> list[dict]:
+def load(folder: Path) -> list[Result]:
+    """Every result file in ``folder`` as the typed result (other JSON files are skipped)."""
     out = []
     for p in sorted(folder.glob("*.json")):
         d = json.loads(p.read_text(encoding="utf-8"))
-        if isinstance(d, dict) and "schema_version" in d and "settings" in d:
-            d["_stem"] = p.stem
-            out.append(d)
+        if looks_like_result(d):
+            out.append(parse_result(d, p))
     return out
 
 
@@ -34,55 +36,53 @@ def short(name: str) -> str:
     return name.replace("st:models/", "")
 
 
-def sentence_table(results: list[dict]) -> None:
+def bias(r: Result, key: str) -> float | None:
+    return r.score("bias", key)
+
+
+def sentence_table(results: list[Result]) -> None:
     print("| model | task | Mono mAP | Cross mAP | Multi mAP | Multi R@10 | rank distance | MRC@10 | PEER@20 | "
           "TLR@10 | own-lang share@10 | XL-align | uniformity | same / cross-lang cos |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    rows = [r for r in results if r["task"]["level"] == "sentence" and "__" not in r["_stem"].split("__", 3)[-1]]
-    for r in sorted(rows, key=lambda r: (r["task"]["name"], -(r["settings"]["multi"]["scores"]["map"] or 0))):
-        s = {k: v["scores"] for k, v in r["settings"].items()}
-        b = (r.get("bias") or {}).get("summary", {})
-        print(f"| {short(r['model']['name'])} | {r['task']['name']} | {fmt(s['mono']['map'])} | "
-              f"{fmt(s['cross']['map'])} | {fmt(s['multi']['map'])} | {fmt(s['multi']['recall@10'])} | "
-              f"{fmt(b.get('rank_distance'), '{:.0f}')} | {fmt(b.get('mrc@10'), '{:.0f}')} | "
-              f"{fmt(b.get('peer@20'))} | {fmt(b.get('tlr@10'))} | {fmt(b.get('own_language_share@10'))} | "
-              f"{fmt(b.get('xl_align'))} | {fmt(b.get('uniformity'))} | "
-              f"{fmt(b.get('same_language_cosine'))} / {fmt(b.get('cross_language_cosine'))} |")
+    rows = [r for r in results if r.task.level == "sentence" and r.identity.languages is None]
+    for r in sorted(rows, key=lambda r: (r.task.name, -(r.score("multi", "map") or 0))):
+        print(f"| {short(r.model.name)} | {r.task.name} | {fmt(r.score('mono', 'map'))} | "
+              f"{fmt(r.score('cross', 'map'))} | {fmt(r.score('multi', 'map'))} | {fmt(r.score('multi', 'recall@10'))} | "
+              f"{fmt(bias(r, 'rank_distance'), '{:.0f}')} | {fmt(bias(r, 'mrc@10'), '{:.0f}')} | "
+              f"{fmt(bias(r, 'peer@20'))} | {fmt(bias(r, 'tlr@10'))} | {fmt(bias(r, 'own_language_share@10'))} | "
+              f"{fmt(bias(r, 'xl_align'))} | {fmt(bias(r, 'uniformity'))} | "
+              f"{fmt(bias(r, 'same_language_cosine'))} / {fmt(bias(r, 'cross_language_cosine'))} |")
 
 
-def passage_table(results: list[dict]) -> None:
+def passage_table(results: list[Result]) -> None:
     print("| model | task (split) | nDCG@20 | nDCG@10 | R@100 | MRR@10 | MAP@100 | rank distance | TLR@10 |")
     print("|---|---|---|---|---|---|---|---|---|")
-    rows = [r for r in results if r["task"]["family"] == "mmlir"]
-    for r in sorted(rows, key=lambda r: (r["task"]["name"], r["model"]["name"])):
-        s = r["settings"]["multi"]["scores"]
-        b = (r.get("bias") or {}).get("summary", {})
-        split = r["task"].get("split", "")
-        print(f"| {short(r['model']['name'])} | {r['task']['name']} ({split}) | {fmt(s.get('ndcg@20'), '{:.4f}')} | "
-              f"{fmt(s.get('ndcg@10'), '{:.4f}')} | {fmt(s.get('recall@100'), '{:.4f}')} | "
-              f"{fmt(s.get('mrr@10'), '{:.4f}')} | {fmt(s.get('map@100'), '{:.4f}')} | "
-              f"{fmt(b.get('rank_distance'), '{:.0f}')} | {fmt(b.get('tlr@10'), '{:.4f}')} |")
+    rows = [r for r in results if r.task.family == "mmlir"]
+    for r in sorted(rows, key=lambda r: (r.task.name, r.model.name)):
+        split = (r.task.model_extra or {}).get("split", "")
+        print(f"| {short(r.model.name)} | {r.task.name} ({split}) | {fmt(r.score('multi', 'ndcg@20'), '{:.4f}')} | "
+              f"{fmt(r.score('multi', 'ndcg@10'), '{:.4f}')} | {fmt(r.score('multi', 'recall@100'), '{:.4f}')} | "
+              f"{fmt(r.score('multi', 'mrr@10'), '{:.4f}')} | {fmt(r.score('multi', 'map@100'), '{:.4f}')} | "
+              f"{fmt(bias(r, 'rank_distance'), '{:.0f}')} | {fmt(bias(r, 'tlr@10'), '{:.4f}')} |")
 
 
-def miracl_table(results: list[dict]) -> None:
+def miracl_table(results: list[Result]) -> None:
     print("| model | languages | nDCG@10 | R@100 |")
     print("|---|---|---|---|")
     for r in results:
-        if r["task"]["family"] != "miracl":
+        if r.task.family != "miracl":
             continue
-        setting = "per-language" if "per-language" in r["settings"] else next(iter(r["settings"]))
-        s = r["settings"][setting]["scores"]
-        langs = ",".join(r["task"].get("languages") or [])
-        print(f"| {short(r['model']['name'])} | {langs} | {fmt(s.get('ndcg@10'), '{:.4f}')} | "
-              f"{fmt(s.get('recall@100'), '{:.4f}')} |")
+        setting = "per-language" if "per-language" in r.settings else next(iter(r.settings))
+        print(f"| {short(r.model.name)} | {','.join(r.task.languages)} | "
+              f"{fmt(r.score(setting, 'ndcg@10'), '{:.4f}')} | {fmt(r.score(setting, 'recall@100'), '{:.4f}')} |")
 
 
 METHODS = ("kd-only", "mimo", "x-x-mono", "x-y", "hybrid")
 
 
-def trainer_table(results: list[dict], folder: Path, recipes: tuple[str, ...] = ("cpu-small", "cpu-medium")) -> None:
+def trainer_table(results: list[Result], folder: Path, recipes: tuple[str, ...] = ("cpu-small", "cpu-medium")) -> None:
     """Base and every trained method: Mono / Multi mAP and bias on both tasks, training wall time."""
-    by = {(r["model"]["name"], r["task"]["name"]): r for r in results if r["task"]["level"] == "sentence"}
+    by = {(r.model.name, r.task.name): r for r in results if r.task.level == "sentence"}
     print("| model | examples | XQuAD-R Mono | XQuAD-R Multi | XQuAD-R RD | own-lang@10 | TLR@10 | uniformity | "
           "MLQA-R Mono | MLQA-R Multi | MLQA-R RD | train s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -92,18 +92,17 @@ def trainer_table(results: list[dict], folder: Path, recipes: tuple[str, ...] = 
         x, q = by.get((name, "xquad-r")), by.get((name, "mlqa-r"))
         if x is None or q is None:
             continue
-        bx, bq = x["bias"]["summary"], q["bias"]["summary"]
         train, examples = "—", "0"
         mpath = folder / "training" / str(recipe) / str(method) / "training_manifest.json"
         if method and mpath.exists():
             man = json.loads(mpath.read_text(encoding="utf-8"))
             train = f"{man['training']['wall_seconds']:.0f}"
             examples = f"{man['budget']['examples']:,}"
-        print(f"| {short(name)} | {examples} | {fmt(x['settings']['mono']['scores']['map'])} | "
-              f"**{fmt(x['settings']['multi']['scores']['map'])}** | {fmt(bx['rank_distance'], '{:.0f}')} | "
-              f"{fmt(bx['own_language_share@10'])} | {fmt(bx['tlr@10'])} | {fmt(bx['uniformity'])} | "
-              f"{fmt(q['settings']['mono']['scores']['map'])} | **{fmt(q['settings']['multi']['scores']['map'])}** | "
-              f"{fmt(bq['rank_distance'], '{:.0f}')} | {train} |")
+        print(f"| {short(name)} | {examples} | {fmt(x.score('mono', 'map'))} | "
+              f"**{fmt(x.score('multi', 'map'))}** | {fmt(bias(x, 'rank_distance'), '{:.0f}')} | "
+              f"{fmt(bias(x, 'own_language_share@10'))} | {fmt(bias(x, 'tlr@10'))} | {fmt(bias(x, 'uniformity'))} | "
+              f"{fmt(q.score('mono', 'map'))} | **{fmt(q.score('multi', 'map'))}** | "
+              f"{fmt(bias(q, 'rank_distance'), '{:.0f}')} | {train} |")
 
 
 def tables(folder: Path) -> dict[str, str]:
@@ -112,7 +111,7 @@ def tables(folder: Path) -> dict[str, str]:
     import claims_table
 
     every = load(folder)
-    students = [r for r in every if r["model"]["name"].startswith("st:models/")]
+    students = [r for r in every if r.model.name.startswith("st:models/")]
     results = [r for r in every if r not in students]
     out = {}
     for name, draw in (("sentence", lambda: sentence_table(results)), ("passage", lambda: passage_table(results)),

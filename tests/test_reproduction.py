@@ -1,24 +1,31 @@
 """`mlir-bench check`: expected scores as data (Pyserini 2CR style), rerun and judged OK / OKish / FAIL.
 
-The integration tests rerun BM25 on the real XQuAD-R and MLQA-R (about 30 s each) from results/expected.toml,
+The integration tests rerun BM25 on the real XQuAD-R and MLQA-R (about 30 s each) from tasks/expected.toml,
 as CI does, and show that a deliberately perturbed expected value FAILs with a non-zero exit status.
 """
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
 
 import pytest
+from _data import DATA, REPO, needs_data
 from typer.testing import CliRunner
 
-from mlir_bench.check import Condition, classify, judge, load_expected, lookup, select
 from mlir_bench.cli import app
 from mlir_bench.errors import UserError
+from mlir_bench.results.expected import (
+    Condition,
+    classify,
+    judge,
+    load_expected,
+    packaged_expected_scores,
+    select,
+)
+from mlir_bench.results.schema import parse_result
 
-ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = ROOT / "results" / "expected.toml"
-DATA = Path(os.environ.get("MLIR_BENCH_DATA", ROOT.parent / "shared" / "data"))
+EXPECTED = packaged_expected_scores()  # tasks/expected.toml, shipped as mlir_bench.task_specs
 
 
 def _toml(path: Path, body: str) -> Path:
@@ -65,11 +72,15 @@ def test_load_expected_errors(tmp_path: Path, body: str, message: str) -> None:
         load_expected(_toml(tmp_path / "bad.toml", body))
 
 
-def test_lookup_and_judge() -> None:
-    result = {"settings": {"multi": {"scores": {"map": 0.3}}}, "bias": {"summary": {"rank_distance": 210.0}}}
-    assert lookup(result, "multi", "map") == 0.3
-    assert lookup(result, "bias", "rank_distance") == 210.0
-    assert lookup(result, "mono", "map") is None
+def test_score_and_judge() -> None:
+    raw = json.loads((REPO / "results" / "xquad-r__bm25__sentence.json").read_text(encoding="utf-8"))
+    raw["settings"]["multi"]["scores"]["map"] = 0.3
+    raw["bias"]["summary"]["rank_distance"] = 210.0
+    del raw["settings"]["mono"]
+    result = parse_result(raw)
+    assert result.score("multi", "map") == 0.3
+    assert result.score("bias", "rank_distance") == 210.0
+    assert result.score("mono", "map") is None
     c = Condition("m", "t", "multi", "map", 0.31, 5e-4)
     assert judge(c, result).status == "FAIL"
     assert judge(c, None, "run failed: boom").message == "run failed: boom"
@@ -84,8 +95,7 @@ def test_committed_expected_file_parses() -> None:
 
 # ---------------------------------------------------------------------------------------------- reruns
 
-needs_data = pytest.mark.skipif(not (DATA / "xquad-r" / "en.json").exists() or not (DATA / "mlqa-r").is_dir(),
-                                reason=f"real XQuAD-R/MLQA-R not found at {DATA}; set MLIR_BENCH_DATA")
+needs_xquad_mlqa = needs_data("xquad-r/en.json", "mlqa-r")
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +107,7 @@ def fast_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     return out, r
 
 
-@needs_data
+@needs_xquad_mlqa
 def test_check_passes_on_the_committed_expected_scores(fast_check: tuple[Path, object]) -> None:
     _, r = fast_check
     assert r.exit_code == 0, r.output
@@ -106,7 +116,7 @@ def test_check_passes_on_the_committed_expected_scores(fast_check: tuple[Path, o
     assert "[FAIL]" not in r.output and "0 FAIL" in r.output
 
 
-@needs_data
+@needs_xquad_mlqa
 def test_perturbed_expected_value_fails(fast_check: tuple[Path, object], tmp_path: Path) -> None:
     """A moved number FAILs with exit status 1; a tiny move within tolerance is OKish; the exact one is OK."""
     out, _ = fast_check

