@@ -108,7 +108,7 @@ def test_schema_1_upgrades_to_the_same_identity() -> None:
         v2 = json.loads(p.read_text(encoding="utf-8"))
         v1 = {k: v for k, v in v2.items() if k != "identity"} | {"schema_version": 1}
         up = upgrade(v1, spec=get_task_spec(v2["task"]["name"]))
-        assert up["identity"] == v2["identity"]
+        assert up["identity"] == {**v2["identity"], "migrated_from": 1}
         assert {k: v for k, v in up.items() if k != "identity"} == {k: v for k, v in v2.items() if k != "identity"}
         assert upgrade(v1)["identity"]["spec_digest"] is None
 
