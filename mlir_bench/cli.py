@@ -290,15 +290,20 @@ def leaderboard(
     seed: Annotated[int, typer.Option(help="Seed of the randomization test (the page is deterministic).")] = 42,
     expected: Annotated[Path | None, typer.Option(help="Expected scores shown as the reproduction table "
                                                   "(default: RESULTS_DIR/expected.toml).")] = None,
+    downloads: Annotated[bool, typer.Option(help="Also write results.csv and summary.json beside the page.")] = True,
 ) -> None:
-    """Render the static leaderboard page (one self-contained HTML file) from result files."""
+    """Render the static leaderboard page (one self-contained HTML file) from result files, and beside it the same
+    numbers as results.csv (every model × task × setting) and summary.json (headline rankings, model cards)."""
     from .leaderboard import build_leaderboard
 
     _check_test(test, alpha)
 
     path = build_leaderboard(results_dir, output, test=test, n_permutations=permutations, seed=seed, alpha=alpha,
-                             expected=expected)
-    out.print(f"wrote {path}", highlight=False)
+                             expected=expected, downloads=downloads)
+    size = path.stat().st_size
+    out.print(f"wrote {path} ({size:,} bytes)", highlight=False)
+    if downloads:
+        out.print(f"wrote {path.parent / 'results.csv'} and {path.parent / 'summary.json'}", highlight=False)
 
 
 @app.command()
@@ -565,6 +570,49 @@ def export_mteb(
 
     for f in files:
         out.print(f"wrote {export_result(f, output_dir, setting=setting)}")
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Result JSON files (each with its .perquery.json.gz beside "
+                                                "it), or folders of them.")],
+    accept_dir: Annotated[Path | None, typer.Option("--accept", help="If every file passes, copy each (and its "
+                                                    "per-query file) into this results folder, marked submitted "
+                                                    "(not re-run here).")] = None,
+    by: Annotated[str | None, typer.Option(help="With --accept: who submitted the results (a name or handle).")]
+    = None,
+) -> None:
+    """Check result files from elsewhere: schema, the task's data sha256s and counts, internal consistency
+    (macro-averages, per-query values, bias summary) and plausibility. One line per problem; exit 1 on any."""
+    from .results.validate import accept, accepted_path, expand, validate_file
+    from .scoring.bias_stats import STATISTICS
+    from .tasks import get_task_spec
+
+    if accept_dir is not None and not (by or "").strip():
+        raise UserError("--accept: expected --by NAME (who submitted the results), found none")
+    files = expand(list(paths))
+    if not files:
+        raise UserError(f"{' '.join(map(str, paths))}: no result file (*.json) there")
+    kinds = {key: s.summary for s in STATISTICS for key in s.keys()}
+    n_bad = n_problems = 0
+    for f in files:
+        problems = validate_file(f, resolve_spec=get_task_spec, bias_summary=kinds)
+        for p in problems:
+            sys.stdout.write(_one_line(p) + "\n")
+        n_bad += bool(problems)
+        n_problems += len(problems)
+    sys.stdout.write(f"{len(files)} file(s): {len(files) - n_bad} passed, {n_bad} with {n_problems} problem(s)\n")
+    if n_bad:
+        if accept_dir is not None:
+            sys.stdout.write(f"nothing accepted into {accept_dir}: fix the problems above first\n")
+        raise SystemExit(1)
+    if accept_dir is not None:
+        taken = [t for f in files for t in (accepted_path(f, accept_dir),) if t.exists()]
+        if taken:  # all or nothing: check every destination before writing any
+            raise UserError(f"{taken[0]}: a result with this identity is already there; nothing accepted "
+                            "(remove it first to replace it with the submitted one)")
+        for f in files:
+            sys.stdout.write(f"accepted {accept(f, accept_dir, by=str(by))} (submitted by {str(by).strip()})\n")
 
 
 def _one_line(text: object) -> str:

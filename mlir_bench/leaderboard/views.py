@@ -1,25 +1,30 @@
 """From result files to the page's view models: one view per (task condition, setting), plain dicts for jinja.
 
-Each view holds the table (headline metric with significance markers, the other metrics, bias and geometry
-columns, rank intervals), its heatmaps and, for the setting the bias section describes, the alignment–uniformity
-scatter. Nothing here renders HTML except the inline SVG figures from :mod:`.svg`.
+Each view holds the results table (headline metric with significance markers, the other metrics, rank intervals,
+reported rows for context), the bias and geometry table, the heatmaps with a sortable per-language table under
+them, and, for the setting the bias section describes, the alignment–uniformity scatter. Every row carries its
+zero-shot status and its kind (measured, reported, transformed, transductive) for the page's filters. Nothing here
+renders HTML except the inline SVG figures from :mod:`.svg`.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..results.schema import CellScores
-from ..scoring.bias_stats import definitions as bias_definitions
 from . import svg
+from .cards import Card
+from .glossary import HIGHER, LOWER, Term, term
 from .load import SETTING_LABELS, SETTING_ORDER, ResultEntry, geometry_value, number
+from .reported import ReportedRow, format_reported, rows_for
 from .significance import Comparison, align_per_query, compare, macro_weights
-from .zero_shot import overlap
+from .zero_shot import ZERO_SHOT_LABELS, status
 
 GEOMETRY_KEYS = (("xl_align", "XL-align"), ("uniformity", "uniformity"))
+LETTERS = string.ascii_lowercase + string.ascii_uppercase
 
 
 @dataclass(frozen=True)
@@ -32,29 +37,47 @@ class Options:
     alpha: float = 0.05
 
 
+@dataclass
+class Context:
+    """What every view needs besides its results: model cards (by model name)."""
+
+    cards: dict[str, Card] = field(default_factory=dict)
+
+
 def slug(*parts: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", "-".join(parts).lower()).strip("-")
 
 
-def fmt(v: float | None) -> str:
-    """Display a number: 4 decimals below 10, fewer for large values (rank distances)."""
-    if v is None:
-        return "—"
-    if abs(v) >= 1000:
-        return f"{v:.0f}"
-    if abs(v) >= 10:
-        return f"{v:.1f}"
-    return f"{v:.4f}"
+def decimals_for(values: list[float | None], kind: str = "metric") -> int:
+    """One number of decimals per column: 4 for scores in [-10, 10], 2 below 100, 1 below 10,000, else 0."""
+    vals = [abs(v) for v in values if v is not None]
+    if kind == "count":
+        return 0
+    if not vals:
+        return 4
+    top = max(vals)
+    return 4 if top < 10 else 2 if top < 100 else 1 if top < 10_000 else 0
 
 
-def hint(key: str, definitions: dict[str, str] | None = None) -> str:
-    """A column tooltip: the definition the results recorded for ``key`` ("mrc@10" also matches "mrc@k"), else the
-    registry's (:mod:`mlir_bench.scoring.bias_stats`), else the key itself."""
-    generic = re.sub(r"@\d+$", "@k", key)
-    for defs in (definitions or {}, bias_definitions()):
-        if isinstance(defs.get(key), str) or isinstance(defs.get(generic), str):
-            return str(defs.get(key) or defs.get(generic))
-    return key
+def fmt(v: float | None, decimals: int) -> str:
+    return "—" if v is None else f"{v:.{decimals}f}"
+
+
+def letter(i: int) -> str:
+    return LETTERS[i] if i < len(LETTERS) else f"{LETTERS[i % len(LETTERS)]}{i // len(LETTERS)}"
+
+
+def letter_ranges(letters: list[str]) -> str:
+    """Marker letters with runs of three or more consecutive letters shortened: b c d e g -> "b–eg"."""
+    idx = [LETTERS.index(x) if x in LETTERS else -1 for x in letters]
+    out, i = [], 0
+    while i < len(letters):
+        j = i
+        while j + 1 < len(letters) and idx[j] >= 0 and idx[j + 1] == idx[j] + 1:
+            j += 1
+        out.append(f"{letters[i]}–{letters[j]}" if j - i >= 2 else "".join(letters[i:j + 1]))
+        i = j + 1
+    return "".join(out)
 
 
 def condition_label(task: str, text_mode: str, entries: list[ResultEntry]) -> str:
@@ -91,6 +114,67 @@ def significance(entries: list[ResultEntry], setting: str, metric: str, opts: Op
     scores, sizes = align_per_query(have, metric, cell_keys)
     return compare(scores, macro_weights(sizes), test=opts.test, n_permutations=opts.n_permutations,
                    seed=opts.seed, alpha=opts.alpha, n_cells=sum(1 for n in sizes if n))
+
+
+# ------------------------------------------------------------------------------------------------- rows
+
+
+def entry_flags(e: ResultEntry, card: Card | None) -> dict[str, Any]:
+    """Zero-shot status and kind of a measured row (shared by every table of its view and the overview)."""
+    zs, hits = status(e.result.model.training_datasets, e.result.task.model_dump(),
+                      untrained=bool(card and card.untrained))
+    t = e.result.transform
+    return {"kind": "measured", "zs": zs, "zs_hits": hits, "zs_title": _zs_title(zs, hits, e.task),
+            "transformed": t is not None, "transductive": bool(t and t.transductive),
+            "transform": t.name if t else "", "base_model": t.base_model if t else "",
+            "description": card.description if card else ""}
+
+
+def reported_flags(r: ReportedRow) -> dict[str, Any]:
+    zs, hits = status(r.training_datasets, {"name": r.task})
+    title = _zs_title(zs, hits, r.task) + (f"; {r.zero_shot_note}" if r.zero_shot_note else "")
+    return {"kind": "reported", "zs": zs, "zs_hits": hits, "zs_title": title, "transformed": False,
+            "transductive": False, "transform": "", "base_model": "",
+            "description": f"{r.description}. Reported by {r.citation} ({r.where})."}
+
+
+def _zs_title(zs: str, hits: list[str], task: str) -> str:
+    if zs == "no":
+        return f"not zero-shot: training data overlaps {task}'s source ({', '.join(hits)})"
+    if zs == "unknown":
+        return "training data not declared: zero-shot status unknown"
+    return "zero-shot: no declared training data overlaps this task's source"
+
+
+def badges(flags: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(css class, text, tooltip) of a row's markers."""
+    out = []
+    if flags["kind"] == "reported":
+        out.append(("b-reported", "reported", "a published figure, not run here; not in the significance tests"))
+    if flags["transductive"]:
+        out.append(("b-transductive", "transductive", f"{flags['transform']}: estimated on the evaluation pool"))
+    elif flags["transformed"]:
+        out.append(("b-transformed", "transformed", f"{flags['transform']} applied to {flags['base_model']}"))
+    if flags["zs"] == "no":
+        out.append(("b-nzs", "not zero-shot", flags["zs_title"]))
+    elif flags["zs"] == "unknown":
+        out.append(("b-unknown", "zero-shot?", flags["zs_title"]))
+    return out
+
+
+def _column(key: str, label: str, kind: str, t: Term | None, decimals: int, *, headline: bool = False,
+            title: str = "", **extra: Any) -> dict[str, Any]:
+    better = t.direction if t else ""
+    return {"key": key, "label": label, "kind": kind, "title": title or (t.definition if t else label),
+            "arrow": {HIGHER: "↑", LOWER: "↓"}.get(better, ""), "better": better, "decimals": decimals,
+            "headline": headline, **extra}
+
+
+def _value(v: float | None, decimals: int) -> dict[str, Any]:
+    return {"display": fmt(v, decimals), "sort": v}
+
+
+# ------------------------------------------------------------------------------------------------- figures
 
 
 def _cell_heatmap(entries: list[ResultEntry], order: list[str], setting: str, metric: str,
@@ -140,13 +224,35 @@ def _cross_heatmaps(entries: list[ResultEntry], order: list[str], metric: str, v
             "colorbar": svg.colorbar(lo, hi, f"{metric} (diagonal: Mono)", gid=f"cb-{vid}")}
 
 
-def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Options,
-               bias_here: bool) -> dict[str, Any]:
+def per_language(entries: list[ResultEntry], order: list[str], setting: str, metric: str
+                 ) -> tuple[list[str], dict[str, dict[str, float | None]]]:
+    """Query languages of the setting and model -> language -> score (Cross: the mean over document languages)."""
+    by_model = {e.model: e for e in entries}
+    langs = list(dict.fromkeys(c.query_lang for e in entries for c in _cells(e, setting)))
+    out: dict[str, dict[str, float | None]] = {}
+    for m in order:
+        vals: dict[str, list[float]] = {}
+        for c in _cells(by_model[m], setting):
+            v = number(c.scores.get(metric))
+            if v is not None:
+                vals.setdefault(c.query_lang, []).append(v)
+        out[m] = {lang: (sum(vals[lang]) / len(vals[lang]) if vals.get(lang) else None) for lang in langs}
+    return langs, out
+
+
+# ------------------------------------------------------------------------------------------------- views
+
+
+def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Options, bias_here: bool,
+               ctx: Context | None = None, reported: list[ReportedRow] | None = None) -> dict[str, Any]:
     """The view model of one setting of one task condition."""
+    ctx = ctx or Context()
+    reported = [r for r in (reported or []) if setting in r.scores or (bias_here and "bias" in r.scores)]
     main = entries[0].result.main_score
     headline = main.metric
     metrics = list(dict.fromkeys(m for e in entries for m in e.result.metrics))
     metrics = [headline] + [m for m in metrics if m != headline]
+    label = SETTING_LABELS.get(setting, setting)
 
     def score(e: ResultEntry, m: str) -> float | None:
         return number(e.result.score(setting, m))
@@ -164,11 +270,11 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
 
     tested = comp.models if comp else []
     order = tested + sorted((m for m in by_model if m not in tested), key=lambda m: (head(m), m))
-    letters = {m: string.ascii_lowercase[i % 26] for i, m in enumerate(comp.models)} if comp else {}
+    letters = {m: letter(i) for i, m in enumerate(order)}
 
     bias_keys: list[str] = []
     geo_keys: list[tuple[str, str]] = []
-    definitions: dict[str, str] = {}
+    recorded: dict[str, str] = {}
     if bias_here:
         geo_keys = [(k, lab) for k, lab in GEOMETRY_KEYS
                     if any(geometry_value(geometry(e), k) is not None for e in entries)]
@@ -178,51 +284,82 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
             if b is None:
                 continue
             bias_keys += [k for k, v in b.summary.items() if number(v) is not None and k not in bias_keys + list(shown)]
-            definitions.update(b.definitions)
+            recorded.update(b.definitions)
 
-    columns: list[dict[str, Any]] = [{"key": "rank", "label": "rank", "kind": "rank", "title": "rank interval from the significance tests"},
-               {"key": "model", "label": "model", "kind": "text", "title": "click for the run's manifest"}]
-    columns += [{"key": f"m:{m}", "label": m, "kind": "metric", "headline": m == headline,
-                 "title": f"{SETTING_LABELS.get(setting, setting)} {m}, macro-averaged over cells"} for m in metrics]
-    columns += [{"key": "skipped", "label": "skipped", "kind": "count", "title": "queries with no relevant candidate"}]
-    extra = [{"key": f"b:{k}", "label": k, "kind": "bias", "title": hint(k, definitions)} for k in bias_keys]
-    extra += [{"key": f"g:{k}", "label": lab, "kind": "geometry", "title": hint(k, definitions)}
-              for k, lab in geo_keys]
+    # raw values first: each column's decimals are fixed from its measured values
+    raw: dict[str, dict[str, float | None]] = {}
+    for m in order:
+        e = by_model[m]
+        summary = e.result.bias.summary if e.result.bias else {}
+        vals: dict[str, float | None] = {f"m:{mt}": score(e, mt) for mt in metrics}
+        vals.update({f"b:{k}": number(summary.get(k)) for k in bias_keys})
+        vals.update({f"g:{k}": geometry_value(geometry(e), k) for k, _ in geo_keys})
+        raw[m] = vals
+
+    def dec(key: str, kind: str = "metric") -> int:
+        return decimals_for([raw[m].get(key) for m in order], kind)
+
+    rank_col = {"key": "rank", "label": "rank", "kind": "rank", "title": term("rank").definition, "arrow": "",
+                "better": "", "decimals": 0, "headline": False, "sticky": 0}
+    model_col = {"key": "model", "label": "model", "kind": "text", "better": "", "arrow": "", "decimals": 0,
+                 "headline": False, "sticky": 1,
+                 "title": "the model (its card in Models); a click opens the run's manifest and its command"}
+    columns: list[dict[str, Any]] = [rank_col, model_col]
+    for mt in metrics:
+        t = term(mt)
+        columns.append(_column(f"m:{mt}", mt, "metric", t, dec(f"m:{mt}"), headline=mt == headline,
+                               title=f"{label} {mt}, macro-averaged over cells: {t.definition}. Higher is better."))
+    columns.append(_column("skipped", "skipped", "count", None, 0,
+                           title="queries with no relevant candidate in a cell, left out of its mean"))
+    extra = []
+    for k in bias_keys:
+        t = term(k, recorded)
+        extra.append(_column(f"b:{k}", k, "bias", t, dec(f"b:{k}"),
+                             title=f"{t.definition} ({t.direction_text})"))
+    for k, lab in geo_keys:
+        t = term(k, recorded)
+        extra.append(_column(f"g:{k}", lab, "geometry", t, dec(f"g:{k}"),
+                             title=f"{k}: {t.definition} ({t.direction_text})"))
     bias_columns = columns[:3] + extra if extra else []
-    for col in columns + extra:
-        col.setdefault("headline", False)
+    decimals = {c["key"]: c["decimals"] for c in columns + extra}
 
     rows = []
     for m in order:
         e = by_model[m]
-        summary = e.result.bias.summary if e.result.bias else {}
-        vals: dict[str, dict[str, Any]] = {}
-        for mt in metrics:
-            v = score(e, mt)
-            vals[f"m:{mt}"] = {"display": fmt(v), "sort": v}
-        for k in bias_keys:
-            v = number(summary.get(k))
-            vals[f"b:{k}"] = {"display": fmt(v), "sort": v}
-        for k, _ in geo_keys:
-            v = geometry_value(geometry(e), k)
-            vals[f"g:{k}"] = {"display": fmt(v), "sort": v}
+        flags = entry_flags(e, ctx.cards.get(m))
+        vals = {k: _value(v, decimals[k]) for k, v in raw[m].items() if k in decimals}
         sc = e.result.settings.get(setting)
         skipped = sc.n_skipped if sc else None
         vals["skipped"] = {"display": str(skipped if skipped is not None else "—"), "sort": skipped}
         row: dict[str, Any] = {"model": m, "manifest": slug("m", e.stem), "letter": letters.get(m, ""),
-                               "values": vals, "not_zero_shot": overlap(e.result.model.training_datasets,
-                                                                        e.result.task.model_dump())}
+                               "values": vals, **flags, "badges": badges(flags), "stem": e.stem}
         if comp and m in comp.models:
             i = comp.models.index(m)
             lo, hi = comp.rank_interval[i]
-            row["rank"] = {"display": str(lo) if lo == hi else f"{lo}–{hi}", "sort": lo + hi / 100}
+            row["rank"] = {"display": str(lo) if lo == hi else f"{lo}–{hi}", "sort": lo + hi / 100, "lo": lo,
+                           "hi": hi}
             row["group"] = comp.group[i]
             row["beats"] = [letters[comp.models[j]] for j in range(len(comp.models)) if comp.better[i][j]]
             row["beaten_by"] = [letters[comp.models[j]] for j in range(len(comp.models)) if comp.better[j][i]]
+            row["beats_short"] = letter_ranges(row["beats"])
         else:
-            row["rank"] = {"display": "—", "sort": None}
-            row["beats"], row["beaten_by"], row["group"] = [], [], None
+            row["rank"] = {"display": "—", "sort": None, "lo": None, "hi": None}
+            row["beats"], row["beaten_by"], row["group"], row["beats_short"] = [], [], None, ""
         rows.append(row)
+
+    for r in reported:
+        flags = reported_flags(r)
+        vals = {}
+        for key, d in decimals.items():
+            kind, _, name = key.partition(":")
+            rv = r.score("bias", name) if kind in ("b", "g") else r.score(setting, name) if kind == "m" else None
+            vals[key] = {"display": format_reported(rv, d), "sort": rv.value} if rv else {"display": "—", "sort": None}
+        vals["skipped"] = {"display": "—", "sort": None}
+        rows.append({"model": r.model, "manifest": None, "letter": "", "values": vals, **flags,
+                     "badges": badges(flags), "stem": "", "citation": r.citation, "url": r.url, "where": r.where,
+                     "rank": {"display": "—", "sort": None, "lo": None, "hi": None}, "beats": [], "beaten_by": [],
+                     "group": None, "beats_short": ""})
+    measured_rows = [r for r in rows if r["kind"] == "measured"]
 
     pmatrix = None
     if comp:
@@ -232,27 +369,59 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
     vid = slug(task_id, setting)
     heat = _cross_heatmaps(entries, order, headline, vid) if setting == "cross" else \
         _cell_heatmap(entries, order, setting, headline, vid)
+
+    lang_table = None
+    langs, per_lang = per_language(entries, order, setting, headline)
+    if len(langs) > 1:
+        d = decimals_for([v for m in order for v in per_lang[m].values()])
+        lang_cols = [dict(model_col, sticky=0)]
+        lang_cols += [_column(f"l:{lang}", lang, "lang", term(headline), d, lang=lang,
+                              title=f"{label} {headline} of queries in {lang}"
+                                    + (" (mean over document languages)" if setting == "cross" else ""))
+                      for lang in langs]
+        lang_cols.append(_column("avg", "avg", "avg", term(headline), d, headline=True,
+                                 title=f"mean of the language columns shown ({term('avg').definition})"))
+        lang_rows = []
+        for r in measured_rows:
+            m = r["model"]
+            vals = {f"l:{lang}": _value(per_lang[m][lang], d) for lang in langs}
+            present = [v for v in per_lang[m].values() if v is not None]
+            avg = sum(present) / len(present) if len(present) == len(langs) else None
+            vals["avg"] = _value(avg, d)
+            lang_rows.append({**r, "values": vals})
+        lang_table = {"columns": lang_cols, "rows": lang_rows, "langs": langs, "decimals": d}
+
     scatter = None
     if bias_here and any(e.result.bias is not None for e in entries):
         pts = [(m, geometry_value(geometry(by_model[m]), "uniformity"),
                 geometry_value(geometry(by_model[m]), "xl_align")) for m in order]
-        pts2 = [(m, x, y) for m, x, y in pts if x is not None and y is not None]
-        scatter = {"svg": svg.scatter(pts2, xlabel="uniformity", ylabel="XL-align",
-                                      title="alignment against uniformity (lower-left is better)")
+        pts2 = [(letters[m], m, x, y) for m, x, y in pts if x is not None and y is not None]
+        styles = svg.point_styles(len(order))
+        style_of = {m: styles[i] for i, m in enumerate(order)}
+        scatter = {"svg": svg.scatter([(lt, m, x, y, style_of[m]) for lt, m, x, y in pts2], xlabel="uniformity",
+                                      ylabel="XL-align", title="alignment against uniformity (lower-left is better)")
                    if pts2 else None,
+                   "legend": [{"letter": lt, "model": m, "marker": svg.marker_icon(style_of[m]),
+                               "x": fmt(x, 4), "y": fmt(y, 4)} for lt, m, x, y in pts2],
                    "missing": [m for m, x, y in pts if x is None or y is None]}
+    extra_keys = [c["key"] for c in extra]
+    bias_rows = [r for r in rows if r["kind"] == "measured"
+                 or any(r["values"][k]["sort"] is not None for k in extra_keys)] if extra else []
     s0 = entries[0].result.settings.get(setting)
     return {
-        "id": vid, "setting": setting, "label": SETTING_LABELS.get(setting, setting),
+        "id": vid, "setting": setting, "label": label,
         "is_main": setting == main.setting, "headline": headline, "columns": columns, "bias_columns": bias_columns,
-        "rows": rows,
+        "rows": rows, "bias_rows": bias_rows, "n_reported": len(reported),
         "n_cells": s0.n_cells if s0 else None, "n_queries": s0.n_queries if s0 else None,
         "significance": comp, "no_significance": None if comp else sig, "pmatrix": pmatrix,
-        "heatmap": heat, "scatter": scatter, "bias_here": bias_here,
+        "heatmap": heat, "lang_table": lang_table, "scatter": scatter, "bias_here": bias_here,
+        "has_transformed": any(r["transformed"] for r in rows),
+        "has_transductive": any(r["transductive"] for r in rows),
     }
 
 
-def build_condition(key: tuple[str, str, tuple[str, ...]], entries: list[ResultEntry], opts: Options) -> dict[str, Any]:
+def build_condition(key: tuple[str, str, tuple[str, ...]], entries: list[ResultEntry], opts: Options,
+                    ctx: Context | None = None) -> dict[str, Any]:
     """All views of one task condition, settings in the order Mono, Cross, Multi, per-language."""
     task, text_mode, _ = key
     t = entries[0].result.task.model_dump()
@@ -260,10 +429,24 @@ def build_condition(key: tuple[str, str, tuple[str, ...]], entries: list[ResultE
     settings = [s for s in SETTING_ORDER if s in present] + sorted(present - set(SETTING_ORDER))
     main = entries[0].result.main_score.setting
     bias_setting = _bias_setting(entries, settings, main)
-    tid = slug(task, text_mode, *key[2]) if condition_label(task, text_mode, entries) != task else slug(task)
+    label = condition_label(task, text_mode, entries)
+    tid = slug(task, text_mode, *key[2]) if label != task else slug(task)
+    reported = rows_for(task, text_mode, any(e.is_subset for e in entries))
+    views = [build_view(tid, s, entries, opts, bias_here=(s == bias_setting), ctx=ctx, reported=reported)
+             for s in settings]
     return {
-        "id": tid, "label": condition_label(task, text_mode, entries), "task": t,
+        "id": tid, "label": label, "task": t, "text_mode": text_mode, "languages": list(key[2]),
         "main_setting": main, "headline": entries[0].result.main_score.metric,
-        "models": [e.model for e in entries],
-        "views": [build_view(tid, s, entries, opts, bias_here=(s == bias_setting)) for s in settings],
+        "models": [e.model for e in entries], "views": views,
+        "zero_shot_labels": ZERO_SHOT_LABELS,
+        "citation_url": _citation_url(str(t.get("citation", ""))),
+        "sources": sorted({(r.citation, r.url) for r in reported}),
     }
+
+
+def _citation_url(citation: str) -> str:
+    m = re.search(r"arXiv[: ]?(\d{4}\.\d{4,5})", citation, re.IGNORECASE)
+    if m:
+        return f"https://arxiv.org/abs/{m.group(1)}"
+    m = re.search(r"https?://\S+", citation)
+    return m.group(0).rstrip(".,;)") if m else ""

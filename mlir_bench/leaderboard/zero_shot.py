@@ -38,3 +38,20 @@ def overlap(training_datasets: Iterable[str], task: dict) -> list[str]:
     """The model's training datasets that overlap the task's sources (empty: zero-shot as far as declared)."""
     sources = task_sources(task)
     return [d for d in training_datasets if any(s in normalise(d) for s in sources)]
+
+
+#: The three states a row can be in, as MTEB's leaderboard shows them.
+ZERO_SHOT_LABELS = {"yes": "zero-shot", "no": "not zero-shot", "unknown": "training data unknown"}
+
+
+def status(training_datasets: Iterable[str], task: dict, *, untrained: bool = False) -> tuple[str, list[str]]:
+    """("no", overlapping datasets) when the declared training data overlaps the task's sources; ("yes", []) when
+    training data is declared without overlap, or the model has nothing trained (``untrained``: BM25); and
+    ("unknown", []) when no training data is declared, which must not read as zero-shot."""
+    declared = list(training_datasets)
+    hit = overlap(declared, task)
+    if hit:
+        return "no", hit
+    if declared or untrained:
+        return "yes", []
+    return "unknown", []

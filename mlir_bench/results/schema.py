@@ -64,7 +64,8 @@ class ResultIdentity(_Closed):
     text_mode: str
     languages: list[str] | None = None  # the requested subset; None = all the task's languages
     model: ModelIdentity
-    transform: str | None = None  # a post-hoc vector transform (none yet)
+    transform: str | None = None  # a post-hoc vector transform's canonical spec (``center:ntrex``), or None
+    transform_data_sha256: dict[str, str] = {}  # the transform's estimation files (empty for ``pool``)
     k: int
     metrics: list[str]  # statistics computed (a stored superset satisfies a request)
     bias: bool  # whether the bias section was computed (idem)
@@ -81,6 +82,8 @@ class ResultIdentity(_Closed):
             out.append("the task spec digest was not recorded (schema 1)")
         elif self.spec_digest != wanted.spec_digest:
             out.append("the task spec differs")
+        if self.transform_data_sha256 != wanted.transform_data_sha256:
+            out.append("the transform's estimation data differ")
         if self.dataset_sha256 != wanted.dataset_sha256:
             changed = sorted(k for k in set(self.dataset_sha256) | set(wanted.dataset_sha256)
                              if self.dataset_sha256.get(k) != wanted.dataset_sha256.get(k))
@@ -163,6 +166,23 @@ class BiasSection(_Open):
     geometry: dict[str, Any] | None = None
 
 
+class TransformInfo(_Open):
+    """A post-hoc vector transform applied to the model's vectors before search (``-m <model>+<transform>``).
+
+    ``name`` is the canonical spec (``center:ntrex``, ``lir:2:pool``, ``shift:both:ntrex``); ``transductive`` is
+    true when its statistics were estimated on the evaluation pool and queries themselves (source ``pool``).
+    ``estimation`` records the data: files and their sha256, texts per language and role, wall time.
+    """
+
+    name: str
+    method: str
+    param: str | None = None
+    source: str
+    transductive: bool
+    base_model: str
+    estimation: dict[str, Any] = {}
+
+
 class Manifest(_Open):
     """Provenance: versions, git sha, platform, time, command, dataset sha256s, timings, counts."""
 
@@ -186,11 +206,12 @@ class Result(_Closed):
     bias: BiasSection | None = None
     manifest: Manifest
     imported: dict[str, Any] | None = None  # set on results imported from elsewhere (mteb)
+    transform: TransformInfo | None = None  # set when a post-hoc vector transform was applied
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-ready dict (None-valued optional sections left out)."""
         d = self.model_dump(mode="json")
-        for key in ("pool", "bias", "imported"):
+        for key in ("pool", "bias", "imported", "transform"):
             if d.get(key) is None:
                 d.pop(key, None)
         return d
@@ -372,7 +393,7 @@ def read_per_query(path: str | Path) -> dict[str, Any]:
 
 __all__ = [
     "SCHEMA_VERSION", "BiasSection", "CellScores", "MainScore", "Manifest", "ModelIdentity", "ModelInfo",
-    "Result", "ResultIdentity", "SettingScores", "TaskInfo", "identity_stem", "looks_like_result",
+    "Result", "ResultIdentity", "SettingScores", "TaskInfo", "TransformInfo", "identity_stem", "looks_like_result",
     "model_identity", "parse_result", "per_query_path", "read_per_query", "read_result", "result_path",
     "result_stem", "slug", "spec_digest", "upgrade", "write_per_query", "write_result",
 ]

@@ -53,8 +53,10 @@ from ..search import SearchResult, doc_id_order, pad_relevant
 from ..search.plan import InMemory, QueryGroup, Sharded, run_plan
 from ..tasks import Cell, TaskData, get_task_spec, load_task
 from ..tasks.spec import TaskSpec
+from ..transforms import TransformSpec, split_model
 from .sharded import StoreRows, encode_pool, measure_ann, wants_shards
 from .timing import PhaseTimer
+from .transform_step import EstimationTexts, apply_transform, load_estimation, task_languages
 
 DEFAULT_METRICS = ["map", "map@100", "recall@1", "recall@10", "recall@100", "ndcg@10", "ndcg@20", "mrr@10"]
 PER_QUERY_SETTINGS = ("mono", "multi", "per-language")
@@ -121,6 +123,13 @@ class Prepared:
     identity: ResultIdentity
     path: Path
     timer: PhaseTimer
+    transform: TransformSpec | None = None
+    estimation: EstimationTexts | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The model's name in the result: the base model's, plus ``+<transform>`` when one is applied."""
+        return self.meta.name + (f"+{self.transform.name}" if self.transform else "")
 
 
 def effective_text_mode(text_mode: str, spec: TaskSpec) -> str:
@@ -172,7 +181,8 @@ def prepare(cfg: RunConfig, rep: Reporter) -> Prepared:
     text_mode = effective_text_mode(cfg.text_mode, spec)
     metrics = task_metrics(list(cfg.metrics), spec.options)
     languages = _ordered_languages(cfg.languages, spec)
-    encoder = (cfg.encoder_factory or _default_factory(cfg))(cfg.model)  # a bad model name fails at once
+    base_model, transform = split_model(cfg.model)  # "me5-small+center:ntrex" -> me5-small, center:ntrex
+    encoder = (cfg.encoder_factory or _default_factory(cfg))(base_model)  # a bad model name fails at once
     opts: dict[str, Any] = {}
     if text_mode != "sentence":
         opts["text_mode"] = text_mode
@@ -184,12 +194,20 @@ def prepare(cfg: RunConfig, rep: Reporter) -> Prepared:
     if callable(fit):
         fit(list(dict.fromkeys(task.docs.texts)))
     meta = encoder.meta  # after fit: a fitted encoder's identity includes its collection
+    estimation = None
+    if transform is not None:
+        if meta.similarity != "cosine" or not meta.normalize:
+            raise UserError(f"model {cfg.model!r}: transforms apply to dense L2-normalised vectors; {meta.name} "
+                            f"gives {meta.similarity} scores on {'normalised' if meta.normalize else 'raw'} vectors")
+        langs = task_languages(task)
+        estimation = load_estimation(transform, langs["query"] | langs["document"], cfg.data_dir)
     identity = ResultIdentity(
         task=spec.name, spec_digest=spec_digest(spec), dataset_sha256=dict(task.file_hashes), text_mode=text_mode,
-        languages=languages, model=model_identity(meta), transform=None, k=cfg.k,
+        languages=languages, model=model_identity(meta), transform=transform.name if transform else None,
+        transform_data_sha256=dict(estimation.sha256) if estimation else {}, k=cfg.k,
         metrics=[str(parse(m)) for m in metrics], bias=cfg.bias and has_bias_section(task))
     return Prepared(spec, task, encoder, meta, metrics, text_mode, identity, result_path(cfg.output_dir, identity),
-                    timer)
+                    timer, transform, estimation)
 
 
 def run_evaluation(cfg: RunConfig, reporter: Reporter | None = None) -> Result:
@@ -280,13 +298,18 @@ def compute(cfg: RunConfig, prep: Prepared, rep: Reporter) -> Result:
     """Encode, search, score and write one result (the lock is held)."""
     task, encoder, meta, timer = prep.task, prep.encoder, prep.meta, prep.timer
     out_path = prep.path
+    name = prep.display_name
     rep.log(f"task {task.spec.name}: {len(task.queries)} queries, {len(task.docs)} candidates, "
             f"{len(task.cells)} cells")
     remote = cfg.remote_factory(cfg.model) if cfg.remote_factory else None
     chunk = {"chunk_size": cfg.cache_chunk} if cfg.cache_chunk else {}
+    if prep.transform is not None and wants_shards(cfg.shard_size, len(task.docs), encoder):
+        raise UserError(f"transform {prep.transform.name}: not available with a sharded pool (--shard-size); "
+                        "transforms need the pool's vectors in memory")
     qv, qstats = embed_corpus(encoder, task.queries.texts, "query", batch_size=cfg.batch_size, cache=cfg.cache, **chunk,
                               progress=lambda n: rep.progress(f"encode queries ({meta.name})", n), remote=remote)
     pool_info: dict[str, Any] = {}
+    transform_info: dict[str, Any] | None = None
     groups = query_groups(task)
     store = None
     if wants_shards(cfg.shard_size, len(task.docs), encoder):  # pools of any size: shards on disk, streamed
@@ -300,6 +323,18 @@ def compute(cfg: RunConfig, prep: Prepared, rep: Reporter) -> Result:
         dv, dstats = embed_corpus(encoder, task.docs.texts, "document", batch_size=cfg.batch_size, cache=cfg.cache,
                                   **chunk, progress=lambda n: rep.progress(f"encode candidates ({meta.name})", n),
                                   remote=remote)
+        if prep.transform is not None:  # on the cached raw vectors: the pool is never encoded again
+            assert prep.estimation is not None
+            with timer.phase("transform"):
+                qv, dv, est_info = apply_transform(prep.transform, prep.estimation, encoder, task, qv, dv,
+                                                   cache=cfg.cache, batch_size=cfg.batch_size,
+                                                   progress=rep.progress)
+            transform_info = {"name": prep.transform.name, "method": prep.transform.method,
+                              "param": prep.transform.param, "source": prep.transform.source,
+                              "transductive": prep.transform.transductive, "base_model": meta.name,
+                              "estimation": est_info}
+            rep.log(f"transform {prep.transform.name}: estimation {est_info['encode_seconds']:.1f} s encode, "
+                    f"{est_info['fit_seconds']:.2f} s fit")
         if cfg.save_embeddings:
             save_embeddings(Path(cfg.save_embeddings), task, qv, dv)
         backend = InMemory(dv, doc_id_order(task.docs.ids), checkpoint=_search_checkpoint(cfg.cache))
@@ -312,12 +347,12 @@ def compute(cfg: RunConfig, prep: Prepared, rep: Reporter) -> Result:
         settings = macro_average(cells.values(), prep.metrics)
     with timer.phase("bias"):
         bias = _bias(cfg, task, searched, qv, dv, Path(cfg.output_dir) / "figures" / out_path.stem,
-                     f"{meta.name} on {task.spec.name}") if prep.identity.bias else None
+                     f"{name} on {task.spec.name}") if prep.identity.bias else None
     if bias and "per_query" in bias:  # per-query bias values live in the sidecar, not in the result JSON
         per_query.update(bias.pop("per_query"))
     if cfg.runs_dir:
         with timer.phase("write_runs"):
-            write_runs(Path(cfg.runs_dir) / out_path.stem, task, searched, meta.name, cfg.run_settings)
+            write_runs(Path(cfg.runs_dir) / out_path.stem, task, searched, name, cfg.run_settings)
     spec = prep.spec
     main = spec.main_score
     timings = timer.as_manifest()
@@ -332,7 +367,7 @@ def compute(cfg: RunConfig, prep: Prepared, rep: Reporter) -> Result:
                  "citation": spec.citation, "text_mode": prep.text_mode,
                  "n_queries": len(task.queries), "n_documents": len(task.docs),
                  **{k: v for k, v in task.options.items() if k not in ("languages", "text_mode")}},
-        "model": meta.to_dict(),
+        "model": {**meta.to_dict(), "name": name},
         "main_score": {"metric": main, "setting": spec.main_setting,
                        "value": settings.get(spec.main_setting, {}).get("scores", {}).get(main)},
         "metrics": list(prep.identity.metrics),
@@ -341,6 +376,7 @@ def compute(cfg: RunConfig, prep: Prepared, rep: Reporter) -> Result:
         "cells": cells,
         "pool": pool_info or None,
         "bias": bias,
+        "transform": transform_info,
         "manifest": {
             **base_manifest(),
             "dataset_sha256": task.file_hashes,
