@@ -3,7 +3,7 @@
 Usage: python scripts/results_tables.py [results]            print them
        python scripts/results_tables.py results --readme README.md
            rewrite each block between <!-- table:NAME --> and <!-- /table:NAME --> in README.md
-           (NAME: sentence, passage, miracl, trainer, claims)
+           (NAME: sentence, passage, miracl, trainer, claims, transforms)
 """
 
 from __future__ import annotations
@@ -109,15 +109,17 @@ def tables(folder: Path) -> dict[str, str]:
     """Every table as Markdown text, by block name."""
     sys.path.insert(0, str(Path(__file__).parent))
     import claims_table
+    import transforms_table
 
-    every = load(folder)
+    every = [r for r in load(folder) if r.transform is None]  # transformed models: the transforms block
     students = [r for r in every if r.model.name.startswith("st:models/")]
     results = [r for r in every if r not in students]
     out = {}
     for name, draw in (("sentence", lambda: sentence_table(results)), ("passage", lambda: passage_table(results)),
                        ("miracl", lambda: miracl_table(every)), ("trainer", lambda: trainer_table(students, folder)),
                        ("claims", lambda: claims_table.print_table(folder / "claims", claims_table.recipes_in(
-                           folder / "claims")))):
+                           folder / "claims"))),
+                       ("transforms", lambda: print("\n".join(transforms_table.rows(folder))))):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             draw()

@@ -25,9 +25,9 @@ from mlir_bench.results.schema import (  # noqa: E402
     SCHEMA_VERSION,
     ModelIdentity,
     ResultIdentity,
+    identity_stem,
     parse_result,
     read_result,
-    result_stem,
     spec_digest,
     upgrade,
 )
@@ -95,8 +95,7 @@ def test_every_committed_result_reads_as_the_typed_result() -> None:
         assert r.schema_version == SCHEMA_VERSION
         assert r.identity.task == r.task.name
         # the stem is the identity's name: the file is where a run of this identity writes it
-        assert p.name == result_stem(r.identity.task, r.identity.model.name, r.identity.text_mode,
-                                     r.identity.languages) + ".json"
+        assert p.name == identity_stem(r.identity) + ".json"
         # computed with the spec registered today (a changed spec makes the committed result stale)
         assert r.identity.spec_digest == spec_digest(get_task_spec(r.task.name)), p.name
 

@@ -48,13 +48,13 @@ def copy(tmp: Path, name: str) -> Path:
     return tmp / name
 
 
-def edit_json(path: Path, fn: Callable[[dict[str, Any]], None]) -> None:
+def edit_json(path: Path, fn: Callable[[dict[str, Any]], Any]) -> None:
     d = json.loads(path.read_text())
     fn(d)
     path.write_text(json.dumps(d))
 
 
-def edit_sidecar(path: Path, fn: Callable[[dict[str, Any]], None]) -> None:
+def edit_sidecar(path: Path, fn: Callable[[dict[str, Any]], Any]) -> None:
     side = per_query_path(path)
     with gzip.open(side, "rt") as fh:
         d = json.load(fh)
@@ -190,6 +190,9 @@ DAMAGES: list[tuple[str, str, Any, Any, str]] = [
      r"\.json: task\.name: task 'xquad-x' is not a task of this mlir-bench version"),
     ("identity disagrees with the result", XQUAD, lambda d: d["identity"].__setitem__("k", 50), None,
      r"\.json: identity\.k: 50, but the result says 100"),
+    ("identity's model disagrees with the model section", XQUAD,
+     lambda d: d["identity"]["model"].__setitem__("dtype", "bfloat16"), None,
+     r"\.json: identity\.model\.dtype: 'bfloat16', but the model section says 'float32'"),
     ("schema: a field missing", XQUAD, lambda d: d.pop("main_score"), None,
      r"\.json: main_score: schema: Field required"),
     ("schema: a wrong type", XQUAD, lambda d: d["cells"]["mono/ar"].__setitem__("n_queries", "many"), None,
@@ -242,6 +245,15 @@ def test_renamed_file(tmp_path: Path) -> None:
     per_query_path(path).rename(per_query_path(other))
     assert check(other) == [f"{other}: (file name): mine.json, expected {XQUAD} (the name a run of this identity "
                             "writes)"]
+
+
+def test_imported_mteb_result_is_one_line(tmp_path: Path) -> None:
+    """import-mteb results carry no per-query values or data checksums: one line says so, instead of seven."""
+    p = cli("import-mteb", str(REPO / "tests" / "fixtures" / "mteb" / "results"), "--output-dir", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    (path,) = tmp_path.glob("*.json")
+    (line,) = check(path)
+    assert line.startswith(f"{path}: imported: a result imported from mteb carries no per-query values")
 
 
 def test_summary_kind_needs_the_registry(tmp_path: Path) -> None:

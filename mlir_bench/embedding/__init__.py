@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .embed import EmbeddingStats, embed_corpus, validate_embeddings
+from .embed import EmbeddingStats, embed_corpus, save_vectors, validate_embeddings
 
-__all__ = ["EmbeddingStats", "embed_corpus", "validate_embeddings"]
+__all__ = ["EmbeddingStats", "embed_corpus", "save_vectors", "validate_embeddings"]

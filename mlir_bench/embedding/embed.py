@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -138,3 +139,17 @@ def embed_corpus(
     out = full[inverse] if not sp.issparse(full) else sp.csr_matrix(full)[inverse]
     stats = EmbeddingStats(role, len(texts), len(unique_texts), n_todo, time.perf_counter() - t0)
     return out, stats
+
+
+def save_vectors(folder: Path, name: str, vectors: Any, ids: Sequence[str]) -> None:
+    """``<name>.npy`` (``.npz`` for sparse vectors) and ``<name>.ids.txt`` (one id per line), written atomically."""
+    from ..io import atomic_open
+
+    if sp.issparse(vectors):
+        with atomic_open(folder / f"{name}.npz", "wb") as fh:
+            sp.save_npz(fh, sp.csr_matrix(vectors))
+    else:
+        with atomic_open(folder / f"{name}.npy", "wb") as fh:
+            np.save(fh, vectors)
+    with atomic_open(folder / f"{name}.ids.txt", "w", encoding="utf-8") as fh:
+        fh.write("\n".join(ids) + "\n")

@@ -57,22 +57,25 @@ def _formula(name: str) -> str:
     return " ".join(doc.split())
 
 
+def _metric_text(name: str, k: int | None, generic: bool = False) -> str:
+    text = _METRICS.get(name, name)
+    if name == "map" and k is not None:
+        text = "average precision counting only the relevant candidates ranked in the top k (the denominator stays " \
+               "the number of relevant candidates); mean over queries"
+    if name == "mrr" and k is None:
+        text = "mean reciprocal rank of the first relevant candidate over the full ranking"
+    if k is not None and not generic:
+        text = re.sub(r"\bk\b", str(k), text)
+    return text
+
+
 def metric_term(key: str) -> Term | None:
     """The retrieval metric ``key`` (``map``, ``ndcg@10``, ``r@1``...), or None if it is not one."""
     try:
         m = parse(key)
     except ValueError:
         return None
-    generic = m.name if m.k is None else f"{m.name}@k"
-    text = _METRICS.get(m.name, m.name)
-    if m.name == "map" and m.k is not None:
-        text = "average precision counting only relevant candidates ranked ≤ k (the denominator stays the " \
-               "number of relevant candidates); mean over queries"
-    if m.name == "mrr" and m.k is None:
-        text = "mean reciprocal rank of the first relevant candidate over the full ranking"
-    if m.k is not None:
-        text = text.replace(" k", f" {m.k}").replace("k)", f"{m.k})") if key != generic else text
-    return Term(key, key, text, HIGHER, "retrieval", _formula(m.name))
+    return Term(key, key, _metric_text(m.name, m.k), HIGHER, "retrieval", _formula(m.name))
 
 
 def bias_term(key: str) -> Term | None:
@@ -118,7 +121,8 @@ PAGE_TERMS = (
          "a setting's score is the unweighted mean over its cells (one cell per query language, or per language "
          "pair in Cross) of the mean over the cell's queries", NEUTRAL, "page"),
     Term("skipped", "skipped",
-         "queries with no relevant candidate in a cell: left out of its mean, and counted", LOWER, "page"),
+         "queries with no relevant candidate in a cell: left out of its mean, and counted (a property of the task "
+         "data, not of the model)", NEUTRAL, "page"),
     Term("avg", "avg (per-language tables)",
          "the mean of the language columns shown; with every language shown it equals the setting's score "
          "(Cross: each query language's mean over document languages)", HIGHER, "page"),
@@ -165,8 +169,8 @@ def glossary(metric_keys: list[str], bias_keys: list[str]) -> list[dict[str, str
         seen.add(generic)
         ks = sorted({parse(k).k for k in metric_keys if metric_term(k) and parse(k).name == m.name} - {None})
         label = generic + (f" (k = {', '.join(map(str, ks))})" if ks and m.k is not None else "")
-        rows.append(Term(generic, label, _METRICS.get(m.name, m.name) if m.k is not None or m.name != "map"
-                         else t.definition, HIGHER, "retrieval", _formula(m.name)))
+        rows.append(Term(generic, label, _metric_text(m.name, m.k, generic=True), HIGHER, "retrieval",
+                         _formula(m.name)))
     rows += _statistic_terms()
     known = {t.key for t in rows}
     for k in bias_keys:

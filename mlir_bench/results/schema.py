@@ -207,11 +207,14 @@ class Result(_Closed):
     manifest: Manifest
     imported: dict[str, Any] | None = None  # set on results imported from elsewhere (mteb)
     transform: TransformInfo | None = None  # set when a post-hoc vector transform was applied
+    # set on a result made elsewhere and accepted by `mlir-bench validate --accept` (not re-run here): by,
+    # validated, source_file, source_sha256, per_query_sha256, validator_version
+    submitted: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-ready dict (None-valued optional sections left out)."""
         d = self.model_dump(mode="json")
-        for key in ("pool", "bias", "imported", "transform"):
+        for key in ("pool", "bias", "imported", "transform", "submitted"):
             if d.get(key) is None:
                 d.pop(key, None)
         return d

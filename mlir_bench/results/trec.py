@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -103,3 +105,58 @@ def read_trec_run(path: str | Path) -> dict[str, dict[str, float]]:
             qid, _, doc, _, score, *_ = line.split()
             run.setdefault(qid, {})[doc] = float(score)
     return run
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """One TREC run file to write: its path relative to the run folder, its query ids and their top-k arrays."""
+
+    rel_path: str
+    query_ids: list[str]
+    top_idx: np.ndarray
+    top_scores: np.ndarray
+
+
+def write_run_files(folder: Path, doc_ids: Sequence[str], runs: Sequence[RunFile], tag: str) -> None:
+    """Write ``runs`` under ``folder`` (gzipped TREC, ``tag`` slugged), skipping files whose content is unchanged.
+
+    Files are compressed on two threads (zlib releases the GIL); the pool's ids are encoded once. A file is left
+    as it is when ``folder/.digests.json`` records its content digest (ids, top-k arrays, tag) together with the
+    sha256 of the file's bytes, and the file on disk still has those bytes: a re-run writes only what changed, and
+    a file damaged in place (same size and time) is rewritten.
+    """
+    import contextlib
+    import hashlib
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..io import sha256_file, write_json
+    from .schema import slug
+
+    docs = EncodedIds(doc_ids)
+    docs_digest = hashlib.sha256(docs.buf.tobytes() + docs.offsets.tobytes()).hexdigest()
+    record_path = folder / ".digests.json"
+    try:
+        record: dict[str, Any] = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+
+    def one(run: RunFile) -> tuple[str, list[Any]]:
+        h = hashlib.sha256(f"{docs_digest}\0{slug(tag)}\0{len(run.query_ids)}\0".encode())
+        h.update("\n".join(run.query_ids).encode("utf-8"))
+        h.update(np.ascontiguousarray(run.top_idx, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(run.top_scores, dtype=np.float32).tobytes())
+        digest = h.hexdigest()
+        path = folder / run.rel_path
+        known = record.get(run.rel_path)
+        if isinstance(known, list) and len(known) == 2 and known[0] == digest and path.is_file():
+            with contextlib.suppress(OSError):
+                if sha256_file(path) == known[1]:
+                    return run.rel_path, known
+        write_trec_run(path, run.query_ids, docs, run.top_idx, run.top_scores, slug(tag))
+        return run.rel_path, [digest, sha256_file(path)]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = dict(pool.map(one, runs))
+    if done != {k: record.get(k) for k in done}:
+        write_json(record_path, {**record, **done})

@@ -13,12 +13,13 @@
    language the candidates (``expected.candidates``); the pool (``expected.pool``, or the sum of the candidates
    of a language subset) in every cell over all languages and in ``task.n_documents``.
 4. **Internal consistency**: the identity agrees with the sections it summarises (task, text mode, ``k``,
-   metrics, model, bias, file name); every cell's counts add up; every setting's counts and macro-averages
+   metrics, model, transform, bias, file name); every cell's counts add up; every setting's counts and macro-averages
    equal the unweighted mean of its cells' non-null scores; the main score is its setting's macro-average; the
    per-query values of every Mono / Multi / per-language cell average to the cell's scores (they are rounded to
    6 decimals, so within :data:`PER_QUERY_TOLERANCE`) and count its evaluated queries; the bias summary is the
    macro or micro average of its per-language values as the statistic's registry entry says (``bias_summary``),
    each macro is the mean of its languages, and the per-query bias values average to the per-language values.
+   A result imported from mteb (``imported``) has none of this to check: it is one problem line.
 5. **Plausibility**: every retrieval metric (cells, settings, per query) is finite and in [0, 1]; cutoff
    metrics that cannot fall as the cutoff grows (recall@k, map@k, mrr@k, hit@k) do not; bias and geometry
    statistics lie within their mathematical ranges (:data:`BIAS_BOUNDS`).
@@ -27,8 +28,8 @@ This module imports nothing of mlir-bench above :mod:`mlir_bench.results` (the i
 from a task spec (a :class:`~mlir_bench.tasks.spec.TaskSpec` or any object with the same fields) comes through
 ``resolve_spec``, and the bias registry's summary kinds through ``bias_summary``; the CLI passes both.
 
-:func:`accept` copies a passing file and its sidecar into a results folder with a ``submitted`` section: the
-leaderboard shows such a result as submitted (not re-run here) until a maintainer reproduces it.
+:func:`accept` copies a passing file, its sidecar and its figures into a results folder with a ``submitted``
+section: such a result is submitted (not re-run here) until a maintainer reproduces it and replaces it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import ValidationError
 
@@ -101,11 +102,18 @@ def _n(x: Any) -> str:
     return f"{x:.9g}" if isinstance(x, float) else repr(x)
 
 
-def _num(x: Any) -> bool:
+def _count(x: int | None) -> str:
+    return "not recorded" if x is None else str(x)
+
+
+def _num(x: Any) -> TypeGuard[int | float]:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
-def _close(a: float, b: float, tol: float) -> bool:
+def _close(a: float | None, b: float | None, tol: float) -> bool:
+    """Whether two numbers agree within ``tol`` (plus 1e-12 relative); False when either is missing."""
+    if not _num(a) or not _num(b):
+        return False
     return abs(a - b) <= tol + 1e-12 * max(abs(a), abs(b))
 
 
@@ -147,6 +155,10 @@ def validate_file(path: str | Path, *, resolve_spec: Callable[[str], Any] | None
     result = _read(ck, p)
     if result is None:
         return ck.problems
+    if result.imported is not None:  # written by import-mteb: no per-query values, data checksums or counts
+        ck.add("imported", "a result imported from mteb carries no per-query values, data sha256s or counts to "
+               "check; it is shown as imported and cannot be submitted (run the model here instead)")
+        return ck.problems
     spec = None
     if resolve_spec is not None:
         try:
@@ -162,14 +174,6 @@ def validate_file(path: str | Path, *, resolve_spec: Callable[[str], Any] | None
     _check_per_query(ck, p, result, bias_summary or {}, per_query_settings)
     _check_submitted(ck, p, result)
     return ck.problems
-
-
-def validate_files(paths: list[str | Path], **kwargs: Any) -> dict[Path, list[Problem]]:
-    """:func:`validate_file` for each path; a folder stands for its ``*.json`` result files."""
-    out: dict[Path, list[Problem]] = {}
-    for path in expand(paths):
-        out[path] = validate_file(path, **kwargs)
-    return out
 
 
 def expand(paths: list[str | Path]) -> list[Path]:
@@ -193,8 +197,8 @@ def accept(path: str | Path, dest_dir: str | Path, *, by: str, today: str | None
     The copy is the file's JSON (upgraded in memory to the current schema) plus a top-level ``submitted``
     section: who submitted it (``by``), when it was validated (``today``, ISO date), the sha256 of the submitted
     JSON and sidecar as received, and the mlir-bench version that validated it. The sidecar is copied byte for
-    byte beside it, and the run's figures (``figures/<stem>/`` beside the source) into ``figures/``. The name is the one a run here would give the same identity, so a re-run here replaces it;
-    an existing file there is never overwritten (UserError).
+    byte beside it, and the run's figures (``figures/<stem>/`` beside the source) into ``figures/``. The name is
+    the one a run here would give the same identity; an existing file there is never overwritten (UserError).
     """
     src = Path(path)
     raw = src.read_bytes()
@@ -309,14 +313,14 @@ def _check_task(ck: _Checker, result: Result, spec: Any) -> None:
                 if f.sha256 and (f.lang is None or f.lang in langs)}
     got_sha = dict(ident.dataset_sha256)
     for rel in sorted(set(want_sha) | set(got_sha)):
-        got, want = got_sha.get(rel), want_sha.get(rel)
+        got_h, want_h = got_sha.get(rel), want_sha.get(rel)
         where = f"identity.dataset_sha256[{rel}]"
-        if got is None:
-            ck.add(where, f"not recorded; expected {want} ({toml})")
-        elif want is None:
-            ck.add(where, f"{got}: not a checksummed data file of {name} for languages {','.join(langs)} ({toml})")
-        elif got != want:
-            ck.add(where, f"{got}, expected {want} ({toml}): computed on other data")
+        if got_h is None:
+            ck.add(where, f"not recorded; expected {want_h} ({toml})")
+        elif want_h is None:
+            ck.add(where, f"{got_h}: not a checksummed data file of {name} for languages {','.join(langs)} ({toml})")
+        elif got_h != want_h:
+            ck.add(where, f"{got_h}, expected {want_h} ({toml}): computed on other data")
     if result.manifest.dataset_sha256 and result.manifest.dataset_sha256 != got_sha:
         ck.add("manifest.dataset_sha256", "differs from identity.dataset_sha256")
 
@@ -324,11 +328,11 @@ def _check_task(ck: _Checker, result: Result, spec: Any) -> None:
     exp = spec.expected
     for key, c in result.cells.items():
         if c.query_lang in langs and c.query_lang in exp.questions and c.n_queries != exp.questions[c.query_lang]:
-            ck.add(f"cells.{key}.n_queries", f"{c.n_queries}, expected {exp.questions[c.query_lang]} "
+            ck.add(f"cells.{key}.n_queries", f"{_count(c.n_queries)}, expected {exp.questions[c.query_lang]} "
                    f"({c.query_lang} questions, {toml})")
         if len(c.doc_langs) == 1 and c.doc_langs[0] in exp.candidates and \
                 c.n_documents != exp.candidates[c.doc_langs[0]]:
-            ck.add(f"cells.{key}.n_documents", f"{c.n_documents}, expected {exp.candidates[c.doc_langs[0]]} "
+            ck.add(f"cells.{key}.n_documents", f"{_count(c.n_documents)}, expected {exp.candidates[c.doc_langs[0]]} "
                    f"({c.doc_langs[0]} candidates, {toml})")
     pool = exp.pool if (exp.pool is not None and sorted(langs) == sorted(full)) else None
     if pool is None and langs and all(x in exp.candidates for x in langs):
@@ -336,7 +340,7 @@ def _check_task(ck: _Checker, result: Result, spec: Any) -> None:
     if pool is not None:
         for key, c in result.cells.items():
             if len(langs) > 1 and sorted(c.doc_langs) == sorted(langs) and c.n_documents != pool:
-                ck.add(f"cells.{key}.n_documents", f"{c.n_documents}, expected the pool of {pool} ({toml})")
+                ck.add(f"cells.{key}.n_documents", f"{_count(c.n_documents)}, expected the pool of {pool} ({toml})")
         if result.task.n_documents is not None and result.task.n_documents != pool:
             ck.add("task.n_documents", f"{result.task.n_documents}, expected the pool of {pool} ({toml})")
     if langs and all(x in exp.questions for x in langs):
@@ -361,12 +365,21 @@ def _check_identity(ck: _Checker, p: Path, result: Result) -> None:
         ck.add("identity.metrics", f"{ident.metrics}, but the result's metrics are {result.metrics}")
     if ident.bias != (result.bias is not None):
         ck.add("identity.bias", f"{ident.bias}, but the result {'has' if result.bias else 'has no'} bias section")
-    if model_identity(result.model.model_dump()) != ident.model:
-        ck.add("identity.model", "differs from the model section (name, revision or a vector setting)")
     transform = getattr(result, "transform", None)
     t_name = getattr(transform, "name", None)
     if t_name != ident.transform:
         ck.add("identity.transform", f"{ident.transform!r}, but the transform section says {t_name!r}")
+    # a transformed model is named <base>+<transform> in the model section; the identity names the base model
+    names = {ident.model.name} | ({f"{ident.model.name}+{ident.transform}"} if ident.transform else set())
+    if result.model.name not in names:
+        ck.add("identity.model.name", f"{ident.model.name!r}, but the model section says {result.model.name!r}")
+    base = getattr(transform, "base_model", None)
+    if transform is not None and base != ident.model.name:
+        ck.add("transform.base_model", f"{base!r}, but the identity's model is {ident.model.name!r}")
+    mine = model_identity(result.model.model_dump()).model_dump()
+    for key, want in ident.model.model_dump().items():
+        if key != "name" and mine.get(key) != want:
+            ck.add(f"identity.model.{key}", f"{want!r}, but the model section says {mine.get(key)!r}")
     want = f"{identity_stem(ident)}.json"
     if p.name != want:
         ck.add("(file name)", f"{p.name}, expected {want} (the name a run of this identity writes)")
@@ -395,7 +408,8 @@ def _check_cells(ck: _Checker, result: Result) -> None:
         stray = [x for x in c.doc_langs if x not in langs]
         if stray:
             ck.add(f"{w}.doc_langs", f"{stray} are not languages of the result")
-        if None not in (c.n_queries, c.n_evaluated, c.n_skipped) and c.n_evaluated + c.n_skipped != c.n_queries:
+        if c.n_queries is not None and c.n_evaluated is not None and c.n_skipped is not None and \
+                c.n_evaluated + c.n_skipped != c.n_queries:
             ck.add(w, f"n_evaluated {c.n_evaluated} + n_skipped {c.n_skipped} != n_queries {c.n_queries}")
         if c.n_documents is not None and c.n_documents < 1:
             ck.add(f"{w}.n_documents", f"{c.n_documents}; expected at least one document")
@@ -524,8 +538,9 @@ def _check_bias_section(ck: _Checker, result: Result, kinds: Mapping[str, str]) 
         defined = [float(v) for v in values.values() if _num(v)]
         macro = entry.get("macro")
         n_multi = [c.n_queries for c in result.cells.values() if c.setting == b.setting]
-        if _num(entry.get("n_queries")) and n_multi and None not in n_multi and entry["n_queries"] != sum(n_multi):
-            ck.add(f"{w}.n_queries", f"{entry['n_queries']}, but the {b.setting} cells have {sum(n_multi)} queries")
+        n_sum = sum(n for n in n_multi if n is not None)
+        if _num(entry.get("n_queries")) and n_multi and None not in n_multi and entry["n_queries"] != n_sum:
+            ck.add(f"{w}.n_queries", f"{entry['n_queries']}, but the {b.setting} cells have {n_sum} queries")
         if defined and (not _num(macro) or not _close(macro, _mean(defined), MACRO_TOLERANCE)):
             ck.add(f"{w}.macro", f"{_n(macro)} is not the mean of its {len(defined)} languages ({_n(_mean(defined))})")
         und = entry.get("n_undefined_per_language")
@@ -676,4 +691,4 @@ def _check_per_query_bias(ck: _Checker, result: Result, pq: dict[str, Any], kind
                    f"bias.per_language.{stat}.micro is {_n(micro)}", sf)
 
 
-__all__ = ["BIAS_BOUNDS", "PER_QUERY_SETTINGS", "Problem", "accept", "accepted_path", "expand", "validate_file", "validate_files"]
+__all__ = ["BIAS_BOUNDS", "PER_QUERY_SETTINGS", "Problem", "accept", "accepted_path", "expand", "validate_file"]

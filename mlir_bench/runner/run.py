@@ -18,8 +18,6 @@ Order of a run (:func:`run_evaluation`):
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -30,10 +28,10 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from ..embedding import embed_corpus
+from ..embedding import embed_corpus, save_vectors
 from ..encoders.base import Encoder, ModelMeta, Progress
 from ..errors import UserError
-from ..io import atomic_open, default_cache_root, exclusive_lock, sha256_file, write_json
+from ..io import default_cache_root, exclusive_lock
 from ..results.manifest import base_manifest
 from ..results.schema import (
     Result,
@@ -46,7 +44,7 @@ from ..results.schema import (
     write_per_query,
     write_result,
 )
-from ..results.trec import write_trec_run
+from ..results.trec import RunFile, write_run_files
 from ..scoring.aggregate import cell_values, macro_average
 from ..scoring.metrics import parse
 from ..search import SearchResult, doc_id_order, pad_relevant
@@ -256,6 +254,9 @@ def reuse_result(path: Path, wanted: ResultIdentity, rep: Reporter) -> Result | 
     if diffs:
         raise UserError(f"{path}: holds another run's result ({'; '.join(diffs)}); pass --overwrite to replace "
                         "it, or --output-dir to keep both")
+    if stored.submitted is not None:
+        raise UserError(f"{path}: holds a submitted result (by {stored.submitted.get('by', '?')}, not computed "
+                        "here); pass --overwrite to reproduce it in place, or --output-dir to reproduce it elsewhere")
     if not per_query_path(path).exists():
         rep.log(f"{path} has no per-query file beside it; computing it again")
         return None
@@ -473,59 +474,14 @@ def score_cells(task: TaskData, searched: dict[str, SearchResult], metrics: list
 
 def write_runs(folder: Path, task: TaskData, searched: dict[str, SearchResult], tag: str,
                settings: tuple[str, ...] | None = None) -> None:
-    """One gzipped TREC run per cell: ``folder/<setting>/<cell>.trec.gz`` (only ``settings`` if given).
-
-    Files are compressed on two threads (zlib releases the GIL); the pool's ids are encoded once. A file is left
-    as it is when ``folder/.digests.json`` records its content digest (ids, top-k arrays, tag) together with the
-    sha256 of the file's bytes, and the file on disk still has those bytes: a re-run writes only what changed, and
-    a file damaged in place (same size and time) is rewritten.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..results.schema import slug
-    from ..results.trec import EncodedIds
-
-    doc_ids = EncodedIds(task.docs.ids)
-    docs_digest = hashlib.sha256(doc_ids.buf.tobytes() + doc_ids.offsets.tobytes()).hexdigest()
-    cells = [c for c in task.cells if settings is None or c.setting in settings]
-    record_path = folder / ".digests.json"
-    try:
-        record: dict[str, Any] = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        record = {}
-
-    def one(c: Cell) -> tuple[str, list[Any]]:
-        r = searched[cell_key(c)]
-        qids = [task.queries.ids[i] for i in c.query_idx]
-        rel = f"{c.setting}/{c.name}.trec.gz"
-        h = hashlib.sha256(f"{docs_digest}\0{slug(tag)}\0{len(qids)}\0".encode())
-        h.update("\n".join(qids).encode("utf-8"))
-        h.update(np.ascontiguousarray(r.top_idx, dtype=np.int64).tobytes())
-        h.update(np.ascontiguousarray(r.top_scores, dtype=np.float32).tobytes())
-        digest = h.hexdigest()
-        path = folder / rel
-        known = record.get(rel)
-        if isinstance(known, list) and len(known) == 2 and known[0] == digest and path.is_file():
-            with contextlib.suppress(OSError):
-                if sha256_file(path) == known[1]:
-                    return rel, known
-        write_trec_run(path, qids, doc_ids, r.top_idx, r.top_scores, slug(tag))
-        return rel, [digest, sha256_file(path)]
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        done = dict(pool.map(one, cells))
-    if done != {k: record.get(k) for k in done}:
-        write_json(record_path, {**record, **done})
+    """One gzipped TREC run per cell of ``settings`` (all if None): ``folder/<setting>/<cell>.trec.gz``."""
+    runs = [RunFile(f"{c.setting}/{c.name}.trec.gz", [task.queries.ids[i] for i in c.query_idx],
+                    searched[cell_key(c)].top_idx, searched[cell_key(c)].top_scores)
+            for c in task.cells if settings is None or c.setting in settings]
+    write_run_files(folder, task.docs.ids, runs, tag)
 
 
 def save_embeddings(folder: Path, task: TaskData, qv: Any, dv: Any) -> None:
     """``queries.npy``/``documents.npy`` (or ``.npz`` for sparse) and one id per line in ``*.ids.txt``."""
-    for name, vecs, ids in (("queries", qv, task.queries.ids), ("documents", dv, task.docs.ids)):
-        if sp.issparse(vecs):
-            with atomic_open(folder / f"{name}.npz", "wb") as fh:
-                sp.save_npz(fh, sp.csr_matrix(vecs))
-        else:
-            with atomic_open(folder / f"{name}.npy", "wb") as fh:
-                np.save(fh, vecs)
-        with atomic_open(folder / f"{name}.ids.txt", "w", encoding="utf-8") as fh:
-            fh.write("\n".join(ids) + "\n")
+    save_vectors(folder, "queries", qv, task.queries.ids)
+    save_vectors(folder, "documents", dv, task.docs.ids)

@@ -1,0 +1,95 @@
+"""The offset-transform table: every transformed result against its untransformed base, with paired tests.
+
+Usage: python scripts/transforms_table.py [results] [--permutations N]
+
+Per model, task and transform: the Multi headline (mAP; nDCG@20 on passage tasks) and its change, Mono mAP and
+its change (sentence tasks), rank distance, own-language share of the top 10, uniformity, the paired randomization
+test of the Multi headline against the base model over queries (``mlir-bench compare``; 10,000 sign flips), and
+the wall time of the estimation step (encoding the estimation texts, from the cache when warm, plus the fit).
+Transductive rows (statistics from the evaluation pool itself) are marked ``(T)``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from mlir_bench.leaderboard.compare import compare_models
+from mlir_bench.results.schema import Result, looks_like_result, parse_result
+
+TASKS = ("xquad-r", "mlqa-r", "xquad-mmlir")
+
+
+def load(folder: Path) -> list[Result]:
+    out = []
+    for p in sorted(folder.glob("*.json")):
+        d = json.loads(p.read_text(encoding="utf-8"))
+        if looks_like_result(d):
+            out.append(parse_result(d, p))
+    return out
+
+
+def fmt(v: float | None, spec: str = "{:.3f}") -> str:
+    return "—" if v is None else spec.format(v)
+
+
+def delta(a: float | None, b: float | None) -> str:
+    return "—" if a is None or b is None else f"{a - b:+.3f}"
+
+
+def headline(r: Result) -> tuple[str, str]:
+    return ("multi", "ndcg@20") if r.task.level == "passage" else ("multi", "map")
+
+
+def rows(folder: Path, permutations: int = 10_000) -> list[str]:
+    results = [r for r in load(folder) if r.identity.languages is None]
+    base = {(r.model.name, r.task.name): r for r in results if r.transform is None}
+    by_model: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r in results:
+        if r.transform is not None:
+            by_model[(r.transform.base_model, r.task.name)].append(r)
+    out = ["| model | task | transform | Multi | Δ | Mono mAP | Δ | rank distance | own-lang@10 | uniformity | "
+           "p vs base | estimation s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (model, task), trs in sorted(by_model.items(), key=lambda kv: (kv[0][0], TASKS.index(kv[0][1])
+                                                                       if kv[0][1] in TASKS else 9)):
+        b = base.get((model, task))
+        if b is None:
+            continue
+        setting, metric = headline(b)
+        out.append(f"| {model} | {task} | none | {fmt(b.score(setting, metric))} | | "
+                   f"{fmt(b.score('mono', 'map'))} | | {fmt(b.score('bias', 'rank_distance'), '{:.0f}')} | "
+                   f"{fmt(b.score('bias', 'own_language_share@10'))} | {fmt(b.score('bias', 'uniformity'))} | | |")
+        for r in sorted(trs, key=lambda r: (r.transform.source == "pool", r.transform.name)):
+            t = r.transform
+            try:
+                mc = compare_models(folder, task, [b.model.name, r.model.name], setting=setting, metric=metric,
+                                    text_mode=r.task.text_mode, n_permutations=permutations)
+                p = f"{mc.p_value(b.model.name, r.model.name, adjusted=False):.4f}"
+            except Exception as exc:  # noqa: BLE001 - a missing sidecar is shown, not fatal
+                p = f"n/a ({type(exc).__name__})"
+            est = t.estimation
+            secs = (est.get("encode_seconds") or 0) + (est.get("fit_seconds") or 0)
+            mark = " (T)" if t.transductive else ""
+            out.append(f"| | | {t.name}{mark} | {fmt(r.score(setting, metric))} | "
+                       f"{delta(r.score(setting, metric), b.score(setting, metric))} | {fmt(r.score('mono', 'map'))} | "
+                       f"{delta(r.score('mono', 'map'), b.score('mono', 'map'))} | "
+                       f"{fmt(r.score('bias', 'rank_distance'), '{:.0f}')} | "
+                       f"{fmt(r.score('bias', 'own_language_share@10'))} | {fmt(r.score('bias', 'uniformity'))} | "
+                       f"{p} | {secs:.1f} |")
+    return out
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    perms = 10_000
+    if "--permutations" in args:
+        i = args.index("--permutations")
+        perms = int(args[i + 1])
+        args = args[:i] + args[i + 2:]
+    print("\n".join(rows(Path(args[0] if args else "results"), perms)))
+
+
+if __name__ == "__main__":
+    main()
