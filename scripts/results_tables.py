@@ -119,7 +119,7 @@ def tables(folder: Path) -> dict[str, str]:
                        ("miracl", lambda: miracl_table(every)), ("trainer", lambda: trainer_table(students, folder)),
                        ("claims", lambda: claims_table.print_table(folder / "claims", claims_table.recipes_in(
                            folder / "claims"))),
-                       ("transforms", lambda: print("\n".join(transforms_table.rows(folder))))):
+                       ("transforms", lambda: print("\n".join(transforms_table.compact_rows(folder))))):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             draw()

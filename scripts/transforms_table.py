@@ -1,6 +1,7 @@
 """The offset-transform table: every transformed result against its untransformed base, with paired tests.
 
-Usage: python scripts/transforms_table.py [results] [--permutations N]
+Usage: python scripts/transforms_table.py [results] [--permutations N]    the full table
+       python scripts/transforms_table.py [results] --compact            the README's summary
 
 Per model, task and transform: the Multi headline (mAP; nDCG@20 on passage tasks) and its change, Mono mAP and
 its change (sentence tasks), rank distance, own-language share of the top 10, uniformity, the paired randomization
@@ -81,6 +82,36 @@ def rows(folder: Path, permutations: int = 10_000) -> list[str]:
     return out
 
 
+COMPACT = ("center:ntrex", "shift:ntrex", "lir:1:ntrex", "lir:4:ntrex", "procrustes:ntrex", "center:pool",
+           "lir:1:pool")
+
+
+def compact_rows(folder: Path) -> list[str]:
+    """One row per model and task: the Multi headline of the base and of each transform in :data:`COMPACT`, and
+    the Mono mAP of the base and under center:ntrex (the README block; the full table has every statistic)."""
+    results = [r for r in load(folder) if r.identity.languages is None]
+    base = {(r.model.name, r.task.name): r for r in results if r.transform is None}
+    tr = {(r.transform.base_model, r.task.name, r.transform.name): r for r in results if r.transform is not None}
+    models = sorted({m for (m, _, _) in tr})
+    head = " | ".join(f"{n}{' (T)' if n.endswith(':pool') else ''}" for n in COMPACT)
+    out = [f"| model | task | none | {head} | Mono: none → center:ntrex |",
+           "|---|---|" + "---|" * (len(COMPACT) + 2)]
+    for m in models:
+        for task in TASKS:
+            b = base.get((m, task))
+            if b is None:
+                continue
+            setting, metric = headline(b)
+            cols = [fmt(tr[(m, task, n)].score(setting, metric)) if (m, task, n) in tr else "—" for n in COMPACT]
+            best = max((c for c in cols if c != "—"), default=None)
+            cols = [f"**{c}**" if c == best else c for c in cols]
+            c = tr.get((m, task, "center:ntrex"))
+            mono = f"{fmt(b.score('mono', 'map'))} → {fmt(c.score('mono', 'map')) if c else '—'}"
+            out.append(f"| {m.replace('st:models/', '')} | {task} ({metric}) | {fmt(b.score(setting, metric))} | "
+                       + " | ".join(cols) + f" | {mono} |")
+    return out
+
+
 def main() -> None:
     args = sys.argv[1:]
     perms = 10_000
@@ -88,7 +119,11 @@ def main() -> None:
         i = args.index("--permutations")
         perms = int(args[i + 1])
         args = args[:i] + args[i + 2:]
-    print("\n".join(rows(Path(args[0] if args else "results"), perms)))
+    folder = Path(args[0] if args else "results")
+    if "--compact" in args:
+        print("\n".join(compact_rows(folder)))
+        return
+    print("\n".join(rows(folder, perms)))
 
 
 if __name__ == "__main__":
