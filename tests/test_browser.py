@@ -341,11 +341,21 @@ def test_scatter_legend_and_manifest(driver, pages: dict[str, Path]) -> None:  #
     assert len(styles) == len(pts)  # distinct colour and marker pairs
     sup = view.find_elements(By.CSS_SELECTOR, "sup.sig")
     assert sup and sup[0].is_displayed()
+    # the pairwise p-values are drawn when opened: one row and one column per tested model
+    details = view.find_element(By.CSS_SELECTOR, "details.pvalues")
+    details.find_element(By.TAG_NAME, "summary").click()
+    matrix = details.find_element(By.CSS_SELECTOR, "table.pmatrix")
+    n = len(view.find_elements(By.CSS_SELECTOR, "table.lb tbody tr[data-kind=measured]"))
+    assert len(matrix.find_elements(By.CSS_SELECTOR, "tbody tr")) == n
+    assert matrix.find_elements(By.CSS_SELECTOR, "td.sig")
     btn = view.find_element(By.CSS_SELECTOR, "table.lb button.manifest-link")
     btn.click()
-    dialog = driver.find_element(By.ID, btn.get_attribute("data-target"))
-    assert dialog.get_attribute("open") is not None and "dataset sha256" in dialog.text
+    dialog = driver.find_element(By.ID, "manifest-dialog")
+    assert dialog.get_attribute("open") is not None and dialog.get_attribute("data-manifest") == \
+        btn.get_attribute("data-target")
+    assert btn.text in dialog.find_element(By.TAG_NAME, "h2").text and "dataset sha256" in dialog.text
     assert "mlir-bench run -m" in dialog.text and "--overwrite" in dialog.text
+    assert dialog.find_element(By.CSS_SELECTOR, ".manifest-body a").get_attribute("href").endswith(".json")
     dialog.find_element(By.CSS_SELECTOR, "button.close").click()
     assert dialog.get_attribute("open") is None
     assert _console_errors(driver) == []

@@ -25,13 +25,15 @@ from mlir_bench.leaderboard.significance import (
     align_per_query,
     clusters,
     compare,
+    hoeffding_bound,
     holm,
     macro_weights,
     paired_t_test,
     randomization_test,
+    randomization_tests,
 )
 from mlir_bench.leaderboard.svg import place_labels, point_styles
-from mlir_bench.leaderboard.views import letter_ranges
+from mlir_bench.leaderboard.views import letter, letter_ranges
 from mlir_bench.leaderboard.zero_shot import overlap, status
 from mlir_bench.results.schema import parse_result
 
@@ -255,6 +257,9 @@ def test_run_command_narrows_the_manifest_and_drops_local_paths() -> None:
 
 def test_letters_points_and_labels() -> None:
     assert letter_ranges(list("bcdfh")) == "b–dfh" and letter_ranges(list("ab")) == "ab" and letter_ranges([]) == ""
+    assert [letter(i) for i in (0, 25, 26, 51, 52, 53)] == ["a", "z", "A", "Z", "aa", "ab"]
+    assert letter_ranges([letter(i) for i in range(3, 60)]) == "d–ah"
+    assert letter_ranges(["b", "Z", "ab"]) == "b Z ab"
     styles = point_styles(40)
     assert len(set(styles)) == 40 and styles[0] != styles[1]
     # two coincident points: their labels are placed apart
@@ -280,6 +285,7 @@ RICH_EXTRA = {
                                                 "transductive": False, "base_model": "middle-model"}},
     "middle-model+center:pool": {"transform": {"name": "center:pool", "method": "center", "source": "pool",
                                                "transductive": True, "base_model": "middle-model"}},
+    "middle-twin": {"submitted": {"by": "a contributor", "validated": "2026-03-01", "validator_version": "1"}},
     "st:models/cpu-small/mimo": {"model": {"source": "local folder /home/someone/secret/models/cpu-small/mimo"},
                                  "manifest": {"command": "mlir-bench run -m models/cpu-small/mimo -t xquad-r "
                                                          "--output-dir /tmp/scratch --dtype bfloat16",
@@ -334,6 +340,10 @@ def _section(html: str, sid: str) -> str:
     return html[start:end if end > 0 else len(html)]
 
 
+def _manifests(html: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="manifests">(.*?)</script>', html, re.S).group(1))
+
+
 def _table(html: str, tid: str) -> str:
     start = html.index(f'id="{tid}"')
     return html[start:html.index("</table>", start)]
@@ -356,7 +366,12 @@ def test_page_has_one_view_per_setting_with_tables_and_figures(fake_page: tuple[
     assert html.count('class="lb sortable"') == 3
     assert html.count('class="bias-table sortable"') == 1  # bias and geometry: the Multi view only
     assert html.count('class="lang-table sortable"') == 3  # one per-language table under each view's heatmaps
-    assert html.count('class="heatmap"') == 1 + 4 + 1  # Mono (models × lang), Cross (one per model), Multi
+    assert html.count('class="heatmap"') == 1 + 1  # Mono and Multi (models × language), inline SVG
+    # Cross: one query × document map per model, as data the page's script draws (tests/test_browser.py)
+    cross = json.loads(re.search(r'<script type="application/json" id="cx-toy-r-cross">(.*?)</script>', html).group(1))
+    assert cross["langs"] == LANGS and [m["name"] for m in cross["models"]][0] == "strong-model"
+    assert len(cross["models"]) == 4 and all(len(m["m"]) == 3 for m in cross["models"])
+    assert cross["models"][0]["m"][0][0] is not None  # the diagonal holds the Mono score
     assert 'class="scatter"' in html and html.count('class="pt"') == 3  # weak-model has no geometry
     assert "No alignment/uniformity in the results of: weak-model" in html
     bias = _table(html, "t-toy-r-multi-bias")
@@ -414,10 +429,16 @@ def test_page_flags_not_zero_shot_and_links_manifests(fake_page: tuple[Path, str
     # undeclared training data is shown as unknown, not as zero-shot
     assert re.search(r'data-model="weak-model" data-kind="measured" data-zs="unknown"', multi)
     assert "b-unknown" in multi
-    assert html.count('<dialog class="manifest"') == 4
-    m = re.search(r'<a href="([^"]+toy-r__strong-model__sentence\.json)"', html)
-    assert m and (path.parent / m.group(1)).resolve().exists()
-    assert "dataset sha256" in html and "f" * 64 in html
+    manifests = _manifests(html)
+    assert len(manifests) == 4 and html.count('<dialog class="manifest"') == 1  # one dialog, filled on demand
+    strong = manifests["m-toy-r-strong-model-sentence"]
+    assert strong["link"].endswith("toy-r__strong-model__sentence.json")
+    assert (path.parent / strong["link"]).resolve().exists()
+    sections = dict((title, dict(rows)) for title, rows in strong["sections"])
+    sha = next(v for k, v in sections.items() if k.startswith("dataset sha256"))
+    assert sha == {"toy/en.json": "f" * 16 + "…"}
+    assert strong["command"] == "mlir-bench run -m strong-model -t toy-r --overwrite"
+    assert 'data-target="m-toy-r-strong-model-sentence"' in html
 
 
 def test_page_reproduction_table(fake_page: tuple[Path, str]) -> None:
@@ -480,11 +501,13 @@ def test_rich_page_rows_cards_and_filters(rich_page: tuple[Path, str]) -> None:
     rep = re.search(r'<tr data-model="XLM-R hybrid" data-kind="reported"[^>]*>.*?</tr>', multi, re.S).group(0)
     assert ">reported</span>" in rep and 'class="letter"' not in rep and ">—</td>" in rep
     assert 'href="https://arxiv.org/abs/2408.10536"' in rep and "0.593\u2007" in rep
-    pm = html[html.index('id="xquad-r-multi"'):]
-    pm = pm[pm.index('class="pmatrix"'):pm.index("</table>", pm.index('class="pmatrix"'))]
-    assert "XLM-R hybrid" not in pm and "mBERT" not in pm
+    pm = json.loads(re.search(r'<script type="application/json" id="pm-xquad-r-multi">(.*?)</script>', html).group(1))
+    assert len(pm["labels"]) == len(pm["p"]) == 8 and not any("XLM-R" in x or "mBERT" in x for x in pm["labels"])
+    assert pm["p"][0][0] is None and pm["p"][0][1] == pm["p"][1][0] and len(pm["sig"][0]) == 8
     assert ">287" in _table(html, "t-xquad-r-multi-bias")  # Elmahdy's rank distance beside ours
     assert "mBERT X-Y" not in _table(html, "t-xquad-r-mono")  # LAReQA gives Multi only
+    twin = re.search(r'<tr data-model="middle-twin".*?</tr>', multi, re.S).group(0)
+    assert 'class="badge-row b-origin" title="submitted by a contributor, validated 2026-03-01' in twin
     # filters: transformed and transductive checkboxes exist once transforms are on the page
     assert 'name="transformed"' in html and 'name="transductive"' in html and 'value="only-yes"' in html
     # cards: the student from its training manifest, BM25 untrained (zero-shot), no local paths anywhere
@@ -497,7 +520,9 @@ def test_rich_page_rows_cards_and_filters(rich_page: tuple[Path, str]) -> None:
     bm25 = re.search(r'<tr id="card-bm25".*?</tr>', models, re.S).group(0)
     assert 'data-zs="yes"' in bm25 and "none (nothing trained)" in bm25
     assert "/home/someone" not in html and "/tmp/scratch" not in html
-    assert "mlir-bench run -m models/cpu-small/mimo -t xquad-r --dtype bfloat16 --overwrite" in html
+    student_run = _manifests(html)["m-xquad-r-st-models-cpu-small-mimo-sentence"]
+    assert student_run["command"] == "mlir-bench run -m models/cpu-small/mimo -t xquad-r --dtype bfloat16 --overwrite"
+    assert "mlir-bench train-reference --recipe cpu-small --method mimo" in student_run["card"]["prerequisite"]
     # the footer names the newest result's commit
     assert ">feedfacecafe</code>" in html and "2026-02-02" in html
     import pandas as pd
@@ -555,8 +580,12 @@ def test_committed_page_is_up_to_date(tmp_path: Path) -> None:
     fresh = build_leaderboard(ROOT / "results", tmp_path / "leaderboard" / "index.html")
     committed = (ROOT / "leaderboard" / "index.html").read_text(encoding="utf-8")
     # manifest links are relative to the output folder; the fresh page lives elsewhere
-    rel = re.compile(r'href="[^"#]*?results/')
-    assert rel.sub('href="results/', fresh.read_text(encoding="utf-8")) == rel.sub('href="results/', committed), \
+    rel = re.compile(r'("link":"|href="|\["[^"]*",")[^"#]*?results/')
+
+    def norm(text: str) -> str:
+        return rel.sub(lambda m: m.group(1) + "results/", text)
+
+    assert norm(fresh.read_text(encoding="utf-8")) == norm(committed), \
         "leaderboard/index.html is stale: run `mlir-bench leaderboard` and commit it"
     for name in ("results.csv", "summary.json"):
         assert (tmp_path / "leaderboard" / name).read_bytes() == (ROOT / "leaderboard" / name).read_bytes(), \
@@ -567,6 +596,37 @@ def test_page_escapes_names(tmp_path: Path) -> None:
     results = write_fake_results(tmp_path / "r", models={"x<b>y": (0.1, [], None, None), "z": (0.0, [], None, None)})
     html = build_leaderboard(results, tmp_path / "index.html", n_permutations=200).read_text(encoding="utf-8")
     assert "x<b>y" not in html and "x&lt;b&gt;y" in html
+
+
+def test_randomization_for_all_pairs_equals_the_pairwise_test() -> None:
+    """compare() computes each model's sign-flipped sums once; every pair's p-value equals the pairwise test's."""
+    rng = np.random.default_rng(3)
+    base = rng.random(203)
+    xs = [np.clip(base + rng.normal(0, 0.1, 203) + 0.01 * k, 0, 1) for k in range(5)] + [None]
+    xs[-1] = xs[0].copy()  # identical models: p = 1
+    w = macro_weights([100, 103])
+    pairs = [(i, j) for i in range(len(xs)) for j in range(i + 1, len(xs))]
+    many = randomization_tests(xs, w, pairs, n_permutations=999, seed=5)
+    assert many == [randomization_test(xs[i], xs[j], w, n_permutations=999, seed=5) for i, j in pairs]
+    assert many[pairs.index((0, 5))] == 1.0
+
+
+def test_hoeffding_tail_bound_is_conservative_and_separates_large_families() -> None:
+    import itertools
+
+    rng = np.random.default_rng(11)
+    for _ in range(5):  # an upper bound on the exact sign-flip p-value (all 4,096 patterns of 12 queries)
+        d = rng.normal(0.2, 1.0, 12)
+        patterns = np.array(list(itertools.product((-1.0, 1.0), repeat=12)))
+        exact = float(np.mean(np.abs(patterns @ d) >= abs(d.sum()) - 1e-12))
+        assert hoeffding_bound(d) >= exact
+    # 30 clearly separated models (435 pairs): 200 permutations alone cannot reject after Holm; the bound can
+    base = rng.random(400)
+    scores = {f"m{k:02d}": base + 0.05 * k + rng.normal(0, 0.01, 400) for k in range(30)}
+    plain = compare(scores, macro_weights([400]), n_permutations=200)
+    bounded = compare(scores, macro_weights([400]), n_permutations=200, tail_bound=True)
+    assert all(lo == 1 and hi == 30 for lo, hi in plain.rank_interval)
+    assert bounded.rank_interval == [(k, k) for k in range(1, 31)]
 
 
 def test_randomization_matches_the_exact_sign_flip_distribution() -> None:

@@ -116,7 +116,7 @@ def _student_card(name: str, recipe: str, method: str, results_dir: Path, result
                                                                         max_len=max_len)
             details = [("recipe", f"{recipe}: {rc.get('description', '')}".rstrip(": ")), ("training", "none"),
                        ("student", str(student))]
-            return Card(name, desc, students.get("licence", "not recorded"), links, details,
+            return Card(name, desc, students.get("base_licence", "not recorded"), links, details,
                         prerequisite="bash scripts/trainer_experiment.sh " + recipe + "  # links models/"
                                      f"{recipe}/base to the initialisation")
         desc = f"A reference-trainer student (recipe {recipe}, method {method}); its training manifest is not in " \
@@ -125,6 +125,7 @@ def _student_card(name: str, recipe: str, method: str, results_dir: Path, result
                     [("source", portable_text(result.model.source))])
     rec = man.get("recipe") or {}
     rc = rec.get("content") or {}
+    folder, recipe = recipe, str(rec.get("name") or recipe)  # models/<folder>/<method> was trained with <recipe>
     budget = man.get("budget") or {}
     student = man.get("student") or {}
     teacher = man.get("teacher") or {}
@@ -151,11 +152,11 @@ def _student_card(name: str, recipe: str, method: str, results_dir: Path, result
         details.append(("training time", f"{training['train_seconds']:.0f} s on the CPU"))
     if trainable := student.get("trainable_parameters"):
         details.append(("trainable parameters", f"{trainable:,}"))
-    prereq = f"mlir-bench train-reference --recipe {recipe} --method {method} --output-dir models/{recipe}"
+    prereq = f"mlir-bench train-reference --recipe {recipe} --method {method} --output-dir models/{folder}"
     if init and method != "kd-only":
         first = student_of(portable_text(str(init)))
         if first and first[1] != method:
-            prereq = (f"mlir-bench train-reference --recipe {recipe} --method {first[1]} --output-dir models/{recipe}"
+            prereq = (f"mlir-bench train-reference --recipe {recipe} --method {first[1]} --output-dir models/{folder}"
                       f" && {prereq}")
     return Card(name, desc, students.get("licence", "not recorded"), links, details, prerequisite=prereq)
 

@@ -135,7 +135,9 @@ PAGE_TERMS = (
     Term("paired test", "paired randomization test",
          "Fisher's sign-flip test on the per-query differences of two models over the same queries, weighted so "
          "the statistic is exactly the difference of the two macro-averages; the p-value counts random sign "
-         "flips at least as extreme (the paired Student t-test is the --test student alternative)", NEUTRAL, "page"),
+         "flips at least as extreme; when none is, Hoeffding's bound 2·exp(−T²/2Σd²) on the exact p-value is used "
+         "if smaller, so that many models can still be told apart (the paired Student t-test is the --test "
+         "student alternative)", NEUTRAL, "page"),
     Term("Holm", "Holm correction",
          "the p-values of all pairs of a view are one family, adjusted with Holm's step-down method so the "
          "probability of any false \"better\" is at most α", NEUTRAL, "page"),
@@ -146,6 +148,9 @@ PAGE_TERMS = (
     Term("reported", "reported",
          "a figure copied from a paper (cited), not run here: no per-query values, so no significance test, rank "
          "interval or letter", NEUTRAL, "page"),
+    Term("submitted", "submitted / imported",
+         "a result computed elsewhere: submitted and accepted by mlir-bench validate, or imported from mteb "
+         "results; shown and tested like the others, but not re-run here", NEUTRAL, "page"),
     Term("transformed", "transformed / transductive",
          "a model whose vectors went through a post-hoc transform (e.g. centering per language) before search; "
          "transductive when the transform's statistics were estimated on the evaluation pool and queries "

@@ -87,6 +87,31 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+def _short_digest(v: Any) -> str:
+    return v[:16] + "…" if isinstance(v, str) and len(v) > 17 else str(v)
+
+
+def transform_rows(t: dict[str, Any]) -> list[tuple[str, str]]:
+    """A transform section as compact rows: its spec, then per role the rows estimated per language on one line,
+    and the estimation files with short digests (the result JSON has everything in full)."""
+    est = dict(t.get("estimation") or {})
+    rows = [(k, "—" if t.get(k) is None else str(t.get(k))) for k in ("name", "method", "param", "source",
+                                                                     "transductive", "base_model")]
+    for role, per_lang in sorted((est.pop("estimation_rows", None) or {}).items()):
+        if isinstance(per_lang, dict):
+            rows.append((f"estimation rows ({role})", " · ".join(f"{lang} {n}" for lang, n in per_lang.items())))
+    files = est.pop("files_sha256", None) or {}
+    rows += [(f"file {name}", _short_digest(digest)) for name, digest in files.items()]
+    for k, v in est.items():
+        if isinstance(v, dict):
+            rows.append((f"estimation {k}", " · ".join(f"{a} {b}" for a, b in v.items()) or "—"))
+        elif isinstance(v, list):
+            rows.append((f"estimation {k}", ", ".join(map(str, v)) or "—"))
+        else:
+            rows.append((f"estimation {k}", f"{v:g}" if isinstance(v, float) else portable_text(str(v))))
+    return rows
+
+
 def manifests(entries: list[ResultEntry], out_dir: Path, cards: dict[str, Card],
               results_name: str = "results") -> list[dict[str, Any]]:
     """Every result's manifest as titled sections of (key, value) rows, with a relative link to the JSON, the
@@ -96,17 +121,20 @@ def manifests(entries: list[ResultEntry], out_dir: Path, cards: dict[str, Card],
         man = e.result.manifest.model_dump()
         general = {k: v for k, v in man.items() if not isinstance(v, dict)}
         sections = [("run", _flatten(general))]
-        titles = {"packages": "package versions", "dataset_sha256": "dataset sha256", "timings": "timings (s)",
-                  "encoded": "texts encoded"}
+        titles = {"packages": "package versions", "dataset_sha256": "dataset sha256 (first 16 hex digits; the JSON "
+                  "has them in full)", "timings": "timings (s)", "encoded": "texts encoded"}
         for k, v in man.items():
             if isinstance(v, dict):
-                sections.append((titles.get(str(k), str(k)), _flatten(v)))
+                rows = _flatten(v)
+                if k == "dataset_sha256":
+                    rows = [(name, _short_digest(digest)) for name, digest in rows]
+                sections.append((titles.get(str(k), str(k)), rows))
         model = e.result.model.model_dump()
         sections.insert(1, ("model", _flatten({k: model.get(k) for k in ("name", "revision", "dim", "n_parameters",
                                                                           "pooling", "max_length", "dtype",
                                                                           "similarity") if k in model})))
         if e.result.transform is not None:
-            sections.insert(2, ("transform", _flatten(e.result.transform.model_dump())))
+            sections.insert(2, ("transform", transform_rows(e.result.transform.model_dump())))
         link = os.path.relpath(e.path.resolve(), out_dir.resolve())
         figures = []
         figs = e.result.bias.figures if e.result.bias else {}
@@ -127,7 +155,8 @@ def _matches(c: Condition, e: ResultEntry) -> bool:
     ident = e.result.identity
     langs_ok = tuple(ident.languages or ()) == tuple(c.languages)
     return (e.task == c.task and e.text_mode == c.text_mode and c.model in (e.model, e.stem.split("__")[1])
-            and langs_ok and (ident.model.dtype == "bfloat16") == (c.dtype == "bfloat16") and ident.transform is None)
+            and langs_ok and (ident.model.dtype == "bfloat16") == (c.dtype == "bfloat16")
+            and (ident.transform is None or c.model == e.model))  # a transformed result only by its full name
 
 
 def reproduction_rows(conditions: list[Condition], entries: list[ResultEntry],

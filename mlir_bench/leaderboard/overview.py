@@ -35,7 +35,8 @@ def build_overview(conditions: list[dict[str, Any]], first: str | None = None) -
             row = rows.setdefault(name, {"model": name, "values": {}, "kind": r["kind"],
                                          "transformed": r["transformed"], "transductive": r["transductive"],
                                          "description": r["description"], "badges": [], "manifest": None,
-                                         "zs": "", "letter": "",
+                                         "zs": "", "letter": "", "origin": r["origin"],
+                                         "origin_label": r["origin_label"],
                                          "href": r.get("url", "") if r["kind"] == "reported"
                                          else "#" + slug("card", name)})
             v = r["values"][f"m:{view['headline']}"]
@@ -45,7 +46,8 @@ def build_overview(conditions: list[dict[str, Any]], first: str | None = None) -
                                   "flag": "no" if r["zs"] == "no" else "unknown" if r["zs"] == "unknown" else ""}
     for row in rows.values():
         flags = {"kind": row["kind"], "transformed": row["transformed"], "transductive": row["transductive"],
-                 "zs": "", "zs_title": "", "transform": "", "base_model": ""}
+                 "zs": "", "zs_title": "", "transform": "", "base_model": "", "origin": row["origin"],
+                 "origin_label": row["origin_label"]}
         row["badges"] = badges(flags)
         for col in columns[1:]:
             row["values"].setdefault(col["key"], {"display": "", "sort": None, "zs": "", "title": "not evaluated",

@@ -3,6 +3,7 @@ beside it the same numbers as ``results.csv`` and ``summary.json``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,29 @@ TEST_NAMES = {"fisher": "paired randomization (Fisher) test", "student": "paired
 def _env() -> Any:
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["sortkey"] = sort_key
+    env.filters["breakable"] = breakable
+    return env
+
+
+def breakable(name: str) -> Any:
+    """A model name, escaped, with line-break opportunities after "/", "+" and ":" (narrow screens)."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"([/+:])", r"\1<wbr>", str(escape(name))))
+
+
+def sort_key(v: Any) -> str:
+    """A cell's ``data-sort``: numbers to 8 significant digits (what sorting and the CSV need), None empty."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.8g}"
+    return str(v)
 
 
 def _version() -> str:
@@ -72,7 +94,8 @@ def page_context(results_dir: Path, out: Path, opts: Options, expected: Path | N
         "overview": build_overview(conditions, top["id"]),
         "default_view": "overview",
         "models": models,
-        "manifests": manifests(entries, out.parent, cards, results_name),
+        "manifests_json": json.dumps({m["id"]: m for m in manifests(entries, out.parent, cards, results_name)},
+                                     ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c"),
         "reproduction": repro,
         "expected_file": expected.name if expected else None,
         "glossary": glossary(metric_keys, bias_keys),

@@ -50,7 +50,8 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
             diagonal_note: str = "") -> str:
     """An annotated heatmap: one coloured square per (row, column) value, grey and blank where None.
 
-    Colours map [vmin, vmax] onto viridis, so heatmaps of one view are comparable. Each square has a tooltip.
+    Colours map [vmin, vmax] onto viridis, so heatmaps of one view are comparable. Each square prints its value
+    (the sortable table under the figure has them to 4 decimals); diagonal squares of Cross maps have a tooltip.
     """
     label_w = max([len(r) for r in rows] + [2]) * 8 + 28
     top = 56
@@ -68,23 +69,27 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
     for j, c in enumerate(cols):
         out.append(f'<text x="{label_w + CELL * j + CELL / 2:.0f}" y="{top - 6}" text-anchor="middle" '
                    f'class="tick">{escape(c)}</text>')
+    sep = " → " if diagonal_note else " · "  # Cross maps: query → document language (the title names the model)
     for i, r in enumerate(rows):
         y = top + CELL * i
         out.append(f'<text x="{label_w - 6}" y="{y + CELL / 2 + 4:.0f}" text-anchor="end" class="tick">'
-                   f'{escape(r)}</text>')
+                   f'{escape(r)}</text><g transform="translate(0 {y})">')
         for j, c in enumerate(cols):
             v = matrix[i][j]
             x = label_w + CELL * j
             if v is None or (isinstance(v, float) and math.isnan(v)):
-                out.append(f'<rect x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" fill="#ddd">'
-                           f'<title>{escape(r)} · {escape(c)}: no value</title></rect>')
+                out.append(f'<rect x="{x}" width="{CELL - 1}" height="{CELL - 1}" fill="#ddd">'
+                           f'<title>{escape(r)}{sep}{escape(c)}: no value</title></rect>')
                 continue
             fill = color((v - vmin) / span)
             note = f" ({diagonal_note})" if diagonal_note and r == c else ""
-            out.append(f'<rect class="hm-cell" x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" '
-                       f'fill="{fill}"><title>{escape(r)} · {escape(c)}: {v:.4f}{escape(note)}</title></rect>')
-            out.append(f'<text x="{x + (CELL - 1) / 2:.1f}" y="{y + CELL / 2 + 3:.0f}" text-anchor="middle" '
-                       f'class="cell-label" fill="{_text_color(fill)}">{short(v)}</text>')
+            shade = "d" if _text_color(fill) == "#000" else "l"
+            # the value is printed in the square (3 decimals); a tooltip per square only where it adds a note
+            tip = f"<title>{escape(r)}{sep}{escape(c)}: {v:.4f}{escape(note)}</title>" if note else ""
+            out.append(f'<rect class="hm-cell" x="{x}" width="{CELL - 1}" height="{CELL - 1}" fill="{fill}">'
+                       f'{tip}</rect><text x="{x + (CELL - 1) / 2:.1f}" y="{CELL // 2 + 3}" class="cl {shade}">'
+                       f'{short(v)}</text>')
+        out.append("</g>")
     out.append("</svg>")
     return "".join(out)
 

@@ -9,6 +9,7 @@ renders HTML except the inline SVG figures from :mod:`.svg`.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from dataclasses import dataclass, field
@@ -64,20 +65,26 @@ def fmt(v: float | None, decimals: int) -> str:
 
 
 def letter(i: int) -> str:
-    return LETTERS[i] if i < len(LETTERS) else f"{LETTERS[i % len(LETTERS)]}{i // len(LETTERS)}"
+    """Row letters: a–z, A–Z, then aa, ab, ... (two letters) past 52 rows."""
+    n = len(LETTERS)
+    return LETTERS[i] if i < n else LETTERS[i // n - 1] + LETTERS[i % n]
 
 
 def letter_ranges(letters: list[str]) -> str:
-    """Marker letters with runs of three or more consecutive letters shortened: b c d e g -> "b–eg"."""
-    idx = [LETTERS.index(x) if x in LETTERS else -1 for x in letters]
+    """Marker letters with runs of three or more consecutive letters shortened: b c d e g -> "b–e g" (a space
+    between parts once letters have two characters, so "b–Z aa" stays readable)."""
+    order = {letter(i): i for i in range(len(LETTERS) * (len(LETTERS) + 1))}
+    idx = [order.get(x, -1) for x in letters]
     out, i = [], 0
     while i < len(letters):
         j = i
         while j + 1 < len(letters) and idx[j] >= 0 and idx[j + 1] == idx[j] + 1:
             j += 1
-        out.append(f"{letters[i]}–{letters[j]}" if j - i >= 2 else "".join(letters[i:j + 1]))
+        out.append(f"{letters[i]}–{letters[j]}" if j - i >= 2 else ("" if len(letters[i]) == 1 else " ").join(
+            letters[i:j + 1]))
         i = j + 1
-    return "".join(out)
+    sep = " " if any(len(x) > 1 for x in letters) else ""
+    return sep.join(out)
 
 
 def condition_label(task: str, text_mode: str, entries: list[ResultEntry]) -> str:
@@ -113,7 +120,7 @@ def significance(entries: list[ResultEntry], setting: str, metric: str, opts: Op
         return "Fewer than two models have per-query values for these cells."
     scores, sizes = align_per_query(have, metric, cell_keys)
     return compare(scores, macro_weights(sizes), test=opts.test, n_permutations=opts.n_permutations,
-                   seed=opts.seed, alpha=opts.alpha, n_cells=sum(1 for n in sizes if n))
+                   seed=opts.seed, alpha=opts.alpha, n_cells=sum(1 for n in sizes if n), tail_bound=True)
 
 
 # ------------------------------------------------------------------------------------------------- rows
@@ -124,17 +131,21 @@ def entry_flags(e: ResultEntry, card: Card | None) -> dict[str, Any]:
     zs, hits = status(e.result.model.training_datasets, e.result.task.model_dump(),
                       untrained=bool(card and card.untrained))
     t = e.result.transform
+    sub = e.result.submitted or {}
+    origin = (f"submitted by {sub.get('by', '?')}, validated {sub.get('validated', '?')} (not re-run here)" if sub
+              else "imported from mteb results (not run here)" if e.result.imported else "")
     return {"kind": "measured", "zs": zs, "zs_hits": hits, "zs_title": _zs_title(zs, hits, e.task),
             "transformed": t is not None, "transductive": bool(t and t.transductive),
             "transform": t.name if t else "", "base_model": t.base_model if t else "",
-            "description": card.description if card else ""}
+            "description": card.description if card else "", "origin": origin,
+            "origin_label": "submitted" if sub else "imported" if e.result.imported else ""}
 
 
 def reported_flags(r: ReportedRow) -> dict[str, Any]:
     zs, hits = status(r.training_datasets, {"name": r.task})
     title = _zs_title(zs, hits, r.task) + (f"; {r.zero_shot_note}" if r.zero_shot_note else "")
     return {"kind": "reported", "zs": zs, "zs_hits": hits, "zs_title": title, "transformed": False,
-            "transductive": False, "transform": "", "base_model": "",
+            "transductive": False, "transform": "", "base_model": "", "origin": "", "origin_label": "",
             "description": f"{r.description}. Reported by {r.citation} ({r.where})."}
 
 
@@ -151,6 +162,8 @@ def badges(flags: dict[str, Any]) -> list[tuple[str, str, str]]:
     out = []
     if flags["kind"] == "reported":
         out.append(("b-reported", "reported", "a published figure, not run here; not in the significance tests"))
+    if flags.get("origin_label"):
+        out.append(("b-origin", flags["origin_label"], flags["origin"]))
     if flags["transductive"]:
         out.append(("b-transductive", "transductive", f"{flags['transform']}: estimated on the evaluation pool"))
     elif flags["transformed"]:
@@ -218,9 +231,13 @@ def _cross_heatmaps(entries: list[ResultEntry], order: list[str], metric: str, v
     if not off:
         return None
     lo, hi = min(off), max(off)
-    return {"svgs": [svg.heatmap(mats[m], langs, langs, vmin=lo, vmax=hi, title=m, row_title="query ↓",
-                                 col_title="document language", diagonal_note="Mono, colour clipped")
-                     for m in order],
+    # One matrix per model, drawn by the page's script when the view opens (svg.heatmap's layout, in
+    # leaderboard.js): as inline SVG they would be most of the page's weight (models × languages² squares).
+    data = {"langs": langs, "vmin": round(lo, 6), "vmax": round(hi, 6), "note": "Mono, colour clipped",
+            "models": [{"name": m, "m": [[None if v is None else round(v, 4) for v in row] for row in mats[m]]}
+                       for m in order]}
+    return {"svgs": [], "cross": {"id": f"cx-{vid}", "n": len(order),
+                                   "json": json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")},
             "colorbar": svg.colorbar(lo, hi, f"{metric} (diagonal: Mono)", gid=f"cb-{vid}")}
 
 
@@ -361,12 +378,14 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
                      "group": None, "beats_short": ""})
     measured_rows = [r for r in rows if r["kind"] == "measured"]
 
-    pmatrix = None
-    if comp:
-        pmatrix = {"labels": [f"{letters[m]} {m}" for m in comp.models],
-                   "cells": [[(None if p is None else f"{p:.4f}", comp.better[i][j] or comp.better[j][i])
-                              for j, p in enumerate(prow)] for i, prow in enumerate(comp.p_adjusted)]}
     vid = slug(task_id, setting)
+    pmatrix = None
+    if comp:  # drawn by the page's script when opened: n² cells would weigh more than the rest of the view
+        data = {"labels": [f"{letters[m]} {m}" for m in comp.models],
+                "p": [[None if p is None else float(f"{p:.4g}") for p in prow] for prow in comp.p_adjusted],
+                "sig": ["".join("1" if comp.better[i][j] or comp.better[j][i] else "0" for j in range(len(prow)))
+                        for i, prow in enumerate(comp.p_adjusted)]}
+        pmatrix = {"id": f"pm-{vid}", "json": json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")}
     heat = _cross_heatmaps(entries, order, headline, vid) if setting == "cross" else \
         _cell_heatmap(entries, order, setting, headline, vid)
 
@@ -412,6 +431,7 @@ def build_view(task_id: str, setting: str, entries: list[ResultEntry], opts: Opt
         "id": vid, "setting": setting, "label": label,
         "is_main": setting == main.setting, "headline": headline, "columns": columns, "bias_columns": bias_columns,
         "rows": rows, "bias_rows": bias_rows, "n_reported": len(reported),
+        "sources": sorted({(r.citation, r.url) for r in reported}),
         "n_cells": s0.n_cells if s0 else None, "n_queries": s0.n_queries if s0 else None,
         "significance": comp, "no_significance": None if comp else sig, "pmatrix": pmatrix,
         "heatmap": heat, "lang_table": lang_table, "scatter": scatter, "bias_here": bias_here,
@@ -430,7 +450,7 @@ def build_condition(key: tuple[str, str, tuple[str, ...]], entries: list[ResultE
     main = entries[0].result.main_score.setting
     bias_setting = _bias_setting(entries, settings, main)
     label = condition_label(task, text_mode, entries)
-    tid = slug(task, text_mode, *key[2]) if label != task else slug(task)
+    tid = slug(label)  # the label names the text mode and the languages when they are not the task's defaults
     reported = rows_for(task, text_mode, any(e.is_subset for e in entries))
     views = [build_view(tid, s, entries, opts, bias_here=(s == bias_setting), ctx=ctx, reported=reported)
              for s in settings]

@@ -6,6 +6,118 @@
   document.body.classList.add("js");
   var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
 
+  // ---------------------------------------------------------------------------------------------- Cross maps
+  // The Cross view's per-model heatmaps come as data (a JSON block) and are drawn here, in svg.heatmap's layout,
+  // the first time the view opens: as inline SVG they would be most of the page's weight.
+  var SVGNS = "http://www.w3.org/2000/svg", CELL = 34;
+  var VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884", "#44bf70",
+    "#7ad151", "#bddf26", "#fde725"];
+  function rgb(h) { return [1, 3, 5].map(function (i) { return parseInt(h.slice(i, i + 2), 16); }); }
+  function colour(t) {
+    t = Math.min(1, Math.max(0, t)) * 10;
+    var i = Math.min(Math.floor(t), 9), f = t - i, a = rgb(VIRIDIS[i]), b = rgb(VIRIDIS[i + 1]);
+    return "#" + a.map(function (x, k) { return ("0" + Math.round(x + (b[k] - x) * f).toString(16)).slice(-2); }).join("");
+  }
+  function dark(fill) { var c = rgb(fill); return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] > 140; }
+  function short(v) {
+    var s = v.toFixed(3);
+    return Math.abs(v) < 1 && (s.indexOf("0.") === 0 || s.indexOf("-0.") === 0) ? s.replace("0.", ".") : s;
+  }
+  function el(parent, name, attrs, text) {
+    var e = document.createElementNS(SVGNS, name);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { e.textContent = text; }
+    if (parent) { parent.appendChild(e); }
+    return e;
+  }
+  function crossMap(model, d) {
+    var langs = d.langs, n = langs.length, title = model.name, top = 56;
+    var labelW = Math.max(2, Math.max.apply(null, langs.map(function (l) { return l.length; }))) * 8 + 28;
+    var w = Math.max(labelW + CELL * n + 10, title.length * 7 + 10), h = top + CELL * n + 26;
+    var span = (d.vmax - d.vmin) || 1;
+    var svg = el(null, "svg", { "class": "heatmap", width: w, height: h, viewBox: "0 0 " + w + " " + h, role: "img",
+      "aria-label": title });
+    el(svg, "text", { x: 0, y: 14, "class": "fig-title" }, title);
+    el(svg, "text", { x: Math.round(labelW + CELL * n / 2), y: 32, "class": "axis-title", "text-anchor": "middle" },
+      "document language");
+    el(svg, "text", { x: 2, y: top - 4, "class": "axis-title" }, "query \u2193");
+    langs.forEach(function (c, j) {
+      el(svg, "text", { x: Math.round(labelW + CELL * j + CELL / 2), y: top - 6, "text-anchor": "middle", "class": "tick" }, c);
+    });
+    langs.forEach(function (r, i) {
+      var y = top + CELL * i;
+      el(svg, "text", { x: labelW - 6, y: Math.round(y + CELL / 2 + 4), "text-anchor": "end", "class": "tick" }, r);
+      var g = el(svg, "g", { transform: "translate(0 " + y + ")" });
+      langs.forEach(function (c, j) {
+        var v = model.m[i][j], x = labelW + CELL * j;
+        if (v === null) {
+          var empty = el(g, "rect", { x: x, width: CELL - 1, height: CELL - 1, fill: "#ddd" });
+          el(empty, "title", {}, r + " \u2192 " + c + ": no value");
+          return;
+        }
+        var fill = colour((v - d.vmin) / span);
+        var rect = el(g, "rect", { "class": "hm-cell", x: x, width: CELL - 1, height: CELL - 1, fill: fill });
+        el(rect, "title", {}, r + " \u2192 " + c + ": " + v.toFixed(4) + (i === j ? " (" + d.note + ")" : ""));
+        el(g, "text", { x: (x + (CELL - 1) / 2).toFixed(1), y: Math.floor(CELL / 2) + 3, "class": "cl " + (dark(fill) ? "d" : "l") },
+          short(v));
+      });
+    });
+    return svg;
+  }
+  function drawCross(section) {
+    $$("div[data-cross]", section).forEach(function (box) {
+      if (box.getAttribute("data-drawn")) { return; }
+      var src = document.getElementById(box.getAttribute("data-cross"));
+      if (!src) { return; }
+      var d = JSON.parse(src.textContent);
+      d.models.forEach(function (m) {
+        var fig = document.createElement("figure");
+        fig.setAttribute("data-model", m.name);
+        fig.appendChild(crossMap(m, d));
+        box.appendChild(fig);
+      });
+      box.setAttribute("data-drawn", "1");
+    });
+    syncFigures(section);
+  }
+
+  // ---------------------------------------------------------------------------------------------- p-values
+  // The pairwise p-value matrix of a view is data too; drawn as a table the first time its <details> opens.
+  function fmtP(p) { return p === null ? "\u00b7" : (p >= 0.0001 || p === 0 ? p.toFixed(4) : p.toExponential(1)); }
+  $$("details[data-pmatrix]").forEach(function (det) {
+    det.addEventListener("toggle", function () {
+      if (!det.open || det.getAttribute("data-drawn")) { return; }
+      var src = document.getElementById(det.getAttribute("data-pmatrix"));
+      if (!src) { return; }
+      var d = JSON.parse(src.textContent);
+      var table = document.createElement("table");
+      table.className = "pmatrix";
+      var head = table.createTHead().insertRow();
+      head.appendChild(document.createElement("th"));
+      d.labels.forEach(function (l) {
+        var th = document.createElement("th");
+        th.setAttribute("scope", "col");
+        th.textContent = l;
+        head.appendChild(th);
+      });
+      var body = table.createTBody();
+      d.p.forEach(function (row, i) {
+        var tr = body.insertRow();
+        var th = document.createElement("th");
+        th.setAttribute("scope", "row");
+        th.textContent = d.labels[i];
+        tr.appendChild(th);
+        row.forEach(function (p, j) {
+          var td = tr.insertCell();
+          td.textContent = fmtP(p);
+          if (d.sig[i].charAt(j) === "1") { td.className = "sig"; }
+        });
+      });
+      det.querySelector(".table-wrap").appendChild(table);
+      det.setAttribute("data-drawn", "1");
+    });
+  });
+
   // ---------------------------------------------------------------------------------------------- views
   var views = $$("section.view");
   var links = $$("a.nav-view");
@@ -15,7 +127,10 @@
       var main = document.querySelector("a.nav-view.default") || document.querySelector("a.nav-view.main");
       id = main ? main.getAttribute("data-view") : (views[0] && views[0].id);
     }
-    views.forEach(function (v) { v.classList.toggle("active", v.id === id); });
+    views.forEach(function (v) {
+      v.classList.toggle("active", v.id === id);
+      if (v.id === id) { drawCross(v); }
+    });
     links.forEach(function (a) {
       var on = a.getAttribute("data-view") === id;
       a.classList.toggle("active", on);
@@ -128,6 +243,14 @@
       });
     });
   }
+  // a Cross map follows its model's row: hidden when the filters hide the row
+  function syncFigures(section) {
+    var hidden = {};
+    $$("table.lb tbody tr.filtered", section).forEach(function (tr) { hidden[tr.getAttribute("data-model")] = true; });
+    $$("div[data-cross] figure[data-model]", section).forEach(function (f) {
+      f.classList.toggle("filtered", !!hidden[f.getAttribute("data-model")]);
+    });
+  }
   function apply() {
     $$("table tbody tr[data-kind]").forEach(function (tr) { tr.classList.toggle("filtered", hiddenRow(tr)); });
     $$("ul.scatter-legend li[data-kind]").forEach(function (li) { li.classList.toggle("filtered", hiddenRow(li)); });
@@ -135,6 +258,7 @@
       if (maskedCell(td)) { td.setAttribute("data-masked", ""); } else { td.removeAttribute("data-masked"); }
     });
     views.forEach(applyLangs);
+    views.forEach(syncFigures);
     $$("form.filters").forEach(function (f) {
       f.elements.zs.value = state.zs;
       ["reported", "transformed", "transductive"].forEach(function (n) { if (f.elements[n]) { f.elements[n].checked = state[n]; } });
@@ -173,10 +297,7 @@
   function cellValue(td, th) {
     if (td.hasAttribute("data-masked")) { return ""; }
     if (td.hasAttribute("data-csv")) { return td.getAttribute("data-csv"); }
-    if (th && th.getAttribute("data-kind") === "num" && td.hasAttribute("data-sort")) {
-      var raw = td.getAttribute("data-sort");
-      return raw === "" ? "" : raw;
-    }
+    if (td.hasAttribute("data-sort")) { return td.getAttribute("data-sort"); }
     return td.textContent.replace(/\s+/g, " ").trim();
   }
   function tableCsv(table) {
@@ -218,13 +339,61 @@
   });
 
   // ---------------------------------------------------------------------------------------------- manifests
+  // Every run's manifest is data (one JSON block); a model name fills the one dialog with its run's manifest,
+  // model card and the command that reproduces it. Text goes in through textContent only.
+  var manifestData = {};
+  var mblock = document.getElementById("manifests");
+  if (mblock) { manifestData = JSON.parse(mblock.textContent); }
+  var dialog = document.getElementById("manifest-dialog");
+  function add(parent, tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) { e.textContent = text; }
+    if (cls) { e.className = cls; }
+    parent.appendChild(e);
+    return e;
+  }
+  function link(parent, href, text) {
+    var a = add(parent, "a", text);
+    a.setAttribute("href", href);
+    return a;
+  }
+  function fillManifest(m) {
+    document.getElementById("manifest-title").textContent = m.title;
+    var body = dialog.querySelector(".manifest-body");
+    while (body.firstChild) { body.removeChild(body.firstChild); }
+    if (m.card) {
+      var p = add(body, "p", m.card.description, "card-desc");
+      m.card.links.forEach(function (l) { p.appendChild(document.createTextNode(" · ")); link(p, l[1], l[0]); });
+      p.appendChild(document.createTextNode(" · licence " + m.card.licence));
+    }
+    var files = add(body, "p");
+    link(files, m.link, m.stem + ".json");
+    m.figures.forEach(function (f) { files.appendChild(document.createTextNode(" · ")); link(files, f[1], f[0] + ".png"); });
+    add(body, "h3", "reproduce");
+    if (m.card && m.card.prerequisite) { add(body, "code", m.card.prerequisite, "cmd"); }
+    add(body, "code", m.command, "cmd");
+    m.sections.forEach(function (sec) {
+      add(body, "h3", sec[0]);
+      var table = add(body, "table", null, "kv");
+      var tb = add(table, "tbody");
+      sec[1].forEach(function (kv) {
+        var tr = add(tb, "tr");
+        var th = add(tr, "th", kv[0]);
+        th.setAttribute("scope", "row");
+        add(tr, "td", kv[1]);
+      });
+    });
+  }
   $$("button.manifest-link").forEach(function (b) {
     b.addEventListener("click", function () {
-      var d = document.getElementById(b.getAttribute("data-target"));
-      if (d && typeof d.showModal === "function") { d.showModal(); }
+      var m = manifestData[b.getAttribute("data-target")];
+      if (!m || !dialog || typeof dialog.showModal !== "function") { return; }
+      fillManifest(m);
+      dialog.setAttribute("data-manifest", b.getAttribute("data-target"));
+      dialog.showModal();
     });
   });
-  $$("dialog.manifest").forEach(function (d) {
-    d.addEventListener("click", function (ev) { if (ev.target === d) { d.close(); } });
-  });
+  if (dialog) {
+    dialog.addEventListener("click", function (ev) { if (ev.target === dialog) { dialog.close(); } });
+  }
 })();
