@@ -53,7 +53,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import mlir_bench
-from mlir_bench.tasks.registry import list_task_specs, packaged_expected_scores, packaged_task_dir
+from mlir_bench.results.expected import packaged_expected_scores
+from mlir_bench.tasks.registry import list_task_specs, packaged_task_dir
 
 venv = Path(sys.argv[1]).resolve()
 print(f"wheel check: mlir_bench imported from {mlir_bench.__file__}")
