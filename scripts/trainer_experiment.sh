@@ -46,7 +46,7 @@ for m in "${MODELS[@]}"; do
   time mlir-bench run -m "$m" -t xquad-r -t mlqa-r --dtype "$DTYPE" --no-progress
 done
 
-# paired randomization tests over queries (10,000 sign flips, Holm over all pairs), written to results/claims/
+# paired randomization tests, grouped by question (one sign per question; 10,000 sign flips, Holm over all pairs), written to results/claims/
 mkdir -p results/claims
 for task in xquad-r mlqa-r; do
   M=(); for m in "${MODELS[@]}"; do M+=(-m "st:$m"); done

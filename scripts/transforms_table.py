@@ -5,7 +5,8 @@ Usage: python scripts/transforms_table.py [results] [--permutations N]    the fu
 
 Per model, task and transform: the Multi headline (mAP; nDCG@20 on passage tasks) and its change, Mono mAP and
 its change (sentence tasks), rank distance, own-language share of the top 10, uniformity, the paired randomization
-test of the Multi headline against the base model over queries (``mlir-bench compare``; 10,000 sign flips), and
+test of the Multi headline against the base model, grouped by question: one sign per question, all its language
+versions together (``mlir-bench compare``; 10,000 sign flips), and
 the wall time of the estimation step (encoding the estimation texts, from the cache when warm, plus the fit).
 Transductive rows (statistics from the evaluation pool itself) are marked ``(T)``.
 """

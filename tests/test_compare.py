@@ -49,7 +49,7 @@ def results(tmp_path: Path) -> Path:
 
 def test_values_are_paired_by_query_id(results: Path) -> None:
     entries = select_entries(results, "toy", ["a", "models/b"])
-    scores, sizes = paired_values(entries, "multi", "map")
+    scores, sizes, _ = paired_values(entries, "multi", "map")
     assert sizes == {"de": 3, "en": 2}
     assert scores["a"].tolist() == [1.0, 0.5, 0.0, 1.0, 1.0]
     assert scores["models/b"].tolist() == [0.5, 0.5, 0.0, 0.0, 1.0]
@@ -105,3 +105,34 @@ def test_cli_prints_the_table_and_writes_json(results: Path) -> None:
     p = subprocess.run([sys.executable, "-c", "from mlir_bench.cli import main; main()", "compare", "-t", "toy", "-m", "a,zzz",
                         "--results-dir", str(results)], capture_output=True, text=True)
     assert p.returncode == 2 and "no result of model 'zzz'" in p.stderr and "Traceback" not in p.stderr
+
+
+def _with_groups(folder: Path) -> None:
+    """Rewrite the fixture's sidecars with groups: the de and en versions of question k share group k."""
+    for p in folder.glob("*.perquery.json.gz"):
+        with gzip.open(p, "rt", encoding="utf-8") as fh:
+            pq = json.load(fh)
+        for key, entry in pq.items():
+            if not key.startswith("bias/"):  # the bias cells stay without: they borrow the metric cells' groups
+                entry["groups"] = [q.split("/")[1] for q in entry["qids"]]
+        with gzip.open(p, "wt", encoding="utf-8") as fh:
+            json.dump(pq, fh)
+
+
+def test_grouped_test_by_hand(results: Path) -> None:
+    """Weighted differences a - b: question 1 has de .5/6 and en 1/4 (sum 1/3), questions 2 and 3 sum to 0. With
+    one sign per question only question 1 matters, and both of its signs are as extreme: p = 1 (per query ~ .5)."""
+    with pytest.raises(UserError, match="no query groups"):
+        compare_models(results, "toy", ["a", "models/b"], n_permutations=500, unit="group")
+    auto = compare_models(results, "toy", ["a", "models/b"], n_permutations=500)
+    assert auto.comparison.unit == "query"  # no groups stored: auto falls back to per query
+    _with_groups(results)
+    grouped = compare_models(results, "toy", ["a", "models/b"], n_permutations=2000)
+    assert grouped.comparison.unit == "group" and grouped.comparison.n_units == 3
+    assert grouped.p_value("a", "models/b", adjusted=False) == pytest.approx(1.0)
+    per_query = compare_models(results, "toy", ["a", "models/b"], n_permutations=2000, unit="query")
+    assert per_query.p_value("a", "models/b", adjusted=False) == pytest.approx(0.5, abs=0.04)
+    assert grouped.to_dict()["unit"] == "group" and grouped.means == per_query.means
+    # bias statistics take the groups of the metric cells of the same sidecar
+    rd = compare_models(results, "toy", ["a", "models/b"], metric="rank_distance", n_permutations=500)
+    assert rd.comparison.unit == "group"

@@ -189,9 +189,72 @@ def test_clusters_need_every_pair_across_a_boundary() -> None:
 def test_align_per_query_pairs_by_query_id() -> None:
     pq = {"x": {"multi/en": {"qids": ["q1", "q2", "q3"], "map": [0.1, 0.2, 0.3]}},
           "y": {"multi/en": {"qids": ["q3", "q1"], "map": [0.9, 0.7]}}}
-    scores, sizes = align_per_query(pq, "map", ["multi/en"])
+    scores, sizes, groups = align_per_query(pq, "map", ["multi/en"])
     assert sizes == [2]
     assert scores["x"].tolist() == [0.1, 0.3] and scores["y"].tolist() == [0.7, 0.9]
+    assert groups is None  # the sidecars store no groups: the test can only be per query
+
+
+def test_align_per_query_carries_groups_and_bias_cells_borrow_them() -> None:
+    pq = {"x": {"multi/en": {"qids": ["en/1", "en/2"], "groups": ["1", "2"], "map": [0.1, 0.2]},
+                "multi/de": {"qids": ["de/1", "de/2"], "groups": ["1", "2"], "map": [0.3, None]},
+                "bias/multi/de": {"qids": ["de/1", "de/2"], "rank_distance": [3.0, 4.0]}},
+          "y": {"multi/en": {"qids": ["en/2", "en/1"], "groups": ["2", "1"], "map": [0.5, 0.6]},
+                "multi/de": {"qids": ["de/1", "de/2"], "groups": ["1", "2"], "map": [0.7, 0.8]},
+                "bias/multi/de": {"qids": ["de/2", "de/1"], "rank_distance": [1.0, 2.0]}}}
+    scores, sizes, groups = align_per_query(pq, "map", ["multi/en", "multi/de"])
+    assert sizes == [2, 1] and groups == ["1", "2", "1"]  # de/2 has no defined map for x: dropped
+    assert scores["y"].tolist() == [0.6, 0.5, 0.7]
+    _, _, bias_groups = align_per_query(pq, "rank_distance", ["bias/multi/de"])
+    assert bias_groups == ["1", "2"]
+
+
+def test_grouped_randomization_matches_the_exact_group_sign_flips() -> None:
+    """12 queries in 5 groups (one sign per group): the exact p-value enumerates the 32 group sign patterns."""
+    import itertools
+
+    rng = np.random.default_rng(11)
+    a, b = rng.random(12), rng.random(12)
+    groups = ["q1", "q2", "q1", "q3", "q4", "q2", "q5", "q3", "q1", "q4", "q5", "q2"]
+    w = macro_weights([7, 5])
+    d = w * (a - b)
+    sums = np.array([d[[i for i, g in enumerate(groups) if g == k]].sum() for k in ("q1", "q2", "q3", "q4", "q5")])
+    patterns = np.array(list(itertools.product((-1.0, 1.0), repeat=5)))
+    exact = float(np.mean(np.abs(patterns @ sums) >= abs(d.sum()) - 1e-12))
+    grouped = randomization_test(a, b, w, n_permutations=40_000, seed=2, groups=groups)
+    assert abs(grouped - exact) < 0.01, (grouped, exact)
+    # the p-value of 5 units can never go below 2/32; per query it can
+    assert grouped >= 2 / 32 - 0.01
+    # the many-models path flips the same group signs as the pairwise one
+    many = randomization_tests([a, b, 0.5 * (a + b)], w, [(0, 1), (0, 2), (1, 2)], 999, 7, groups=groups)
+    assert many == [randomization_test(x, y, w, 999, 7, groups=groups)
+                    for x, y in ((a, b), (a, 0.5 * (a + b)), (b, 0.5 * (a + b)))]
+    # singleton groups are the per-query test
+    assert randomization_test(a, b, w, 999, 3, groups=[str(i) for i in range(12)]) == randomization_test(
+        a, b, w, 999, 3)
+
+
+def test_grouped_t_test_is_the_t_test_on_group_sums() -> None:
+    from scipy.stats import ttest_1samp
+
+    a = np.array([0.9, 0.8, 0.4, 0.7, 0.3, 0.6])
+    b = np.array([0.5, 0.6, 0.5, 0.2, 0.1, 0.6])
+    groups = ["g1", "g1", "g2", "g2", "g3", "g3"]
+    # equal weights: N * w_i * d_i = d_i; group sums 0.6, 0.4, 0.2
+    assert paired_t_test(a, b, groups=groups) == pytest.approx(float(ttest_1samp([0.6, 0.4, 0.2], 0.0).pvalue))
+
+
+def test_grouped_compare_is_less_significant_than_per_query_on_parallel_queries() -> None:
+    """Eleven translations of each of 40 questions move together: per query the test counts 440 units, grouped 40."""
+    rng = np.random.default_rng(0)
+    effect = np.repeat(rng.normal(0.01, 0.05, 40), 11)  # one shared difference per question
+    a = 0.5 + effect + rng.normal(0, 0.002, 440)
+    b = np.full(440, 0.5)
+    groups = [str(i) for i in np.repeat(np.arange(40), 11)]
+    per_query = compare({"a": a, "b": b}, macro_weights([440]), n_permutations=2000)
+    grouped = compare({"a": a, "b": b}, macro_weights([440]), n_permutations=2000, groups=groups)
+    assert grouped.unit == "group" and grouped.n_units == 40 and per_query.unit == "query"
+    assert grouped.p_raw[0][1] > per_query.p_raw[0][1]
 
 
 # ---------------------------------------------------------------------------------------------- metadata

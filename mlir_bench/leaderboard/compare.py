@@ -6,6 +6,11 @@ cell, over the queries where every model has a defined value. The statistic of a
 cells of the per-cell means, as in the result JSON, and every pair of models is tested with the paired tests of
 :mod:`.significance` (randomization or t-test, Holm-corrected over the pairs). Statistics where lower is better
 (rank distance, own-language share) are negated for the test, so "better" always means better.
+
+The unit of the tests (``unit``): ``auto`` (the default) tests per *group* when the queries carry groups (the
+language versions of one question, stored beside the query ids in the sidecar: they are not independent) and per
+query otherwise; ``group`` requires groups; ``query`` flips one sign per query (the pre-0.2 behaviour, which
+overstates significance on parallel queries).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from ..errors import UserError
 from ..scoring.bias_stats import lower_is_better, per_query_statistics
 from .load import ResultEntry, load_results
 from .significance import Comparison, align_per_query, compare, macro_weights
+
+UNITS = ("auto", "group", "query")
 
 
 @dataclass
@@ -49,7 +56,8 @@ class ModelComparison:
         c = self.comparison
         return {"task": self.task, "setting": self.setting, "metric": self.metric,
                 "lower_is_better": self.lower_is_better, "test": c.test, "n_permutations": c.n_permutations,
-                "alpha": c.alpha, "n_queries": c.n_queries, "cell_sizes": self.cell_sizes,
+                "alpha": c.alpha, "unit": c.unit, "n_units": c.n_units, "n_queries": c.n_queries,
+                "cell_sizes": self.cell_sizes,
                 "models": c.models, "means": self.means, "rank_interval": c.rank_interval, "group": c.group,
                 "p_raw": c.p_raw, "p_adjusted": c.p_adjusted, "better": c.better}
 
@@ -83,8 +91,9 @@ def _cell_names(entry: ResultEntry, setting: str) -> list[str]:
 
 
 def paired_values(entries: list[ResultEntry], setting: str, metric: str
-                  ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Model -> per-query values over the cells of ``setting``, paired by query id where all are defined."""
+                  ) -> tuple[dict[str, np.ndarray], dict[str, int], list[str] | None]:
+    """Model -> per-query values over the cells of ``setting``, paired by query id where all are defined; the
+    paired queries per cell; their groups (None when the sidecars store none)."""
     bias_stat = metric in per_query_statistics()
     prefix = f"bias/{setting}/" if bias_stat else f"{setting}/"
     cells = _cell_names(entries[0], setting)
@@ -97,24 +106,39 @@ def paired_values(entries: list[ResultEntry], setting: str, metric: str
                 hint = (" (bias values per query are written by runs since this version: re-run with --overwrite)"
                         if bias_stat else "")
                 raise UserError(f"{e.per_query_path}: no per-query {metric!r} for cell {prefix + cell}{hint}")
-    scores, sizes = align_per_query({e.model: e.per_query() for e in entries}, metric, [prefix + c for c in cells])
-    return scores, dict(zip(cells, sizes, strict=True))
+    scores, sizes, groups = align_per_query({e.model: e.per_query() for e in entries}, metric,
+                                            [prefix + c for c in cells])
+    return scores, dict(zip(cells, sizes, strict=True)), groups
+
+
+def groups_for_unit(groups: list[str] | None, unit: str, where: str) -> list[str] | None:
+    """The groups to test over for ``unit`` (see the module docstring); ``where`` names the data in errors."""
+    if unit not in UNITS:
+        raise UserError(f"unknown test unit {unit!r}; expected one of {', '.join(UNITS)}")
+    if unit == "query":
+        return None
+    if groups is None and unit == "group":
+        raise UserError(f"{where}: the per-query sidecars store no query groups, so a grouped test is impossible "
+                        "(re-run the results, or python scripts/add_query_groups.py, or use --unit query)")
+    return groups
 
 
 def compare_models(results_dir: str | Path, task: str, models: list[str], *, setting: str = "multi",
                    metric: str = "map", text_mode: str = "sentence", test: str = "fisher",
-                   n_permutations: int = 10_000, seed: int = 42, alpha: float = 0.05) -> ModelComparison:
+                   n_permutations: int = 10_000, seed: int = 42, alpha: float = 0.05,
+                   unit: str = "auto") -> ModelComparison:
     """Paired tests between every pair of ``models`` on ``task`` (see the module docstring)."""
     entries = select_entries(results_dir, task, models, text_mode)
     if len({e.model for e in entries}) != len(entries):
         raise UserError("compare: a model is named twice")
-    scores, sizes = paired_values(entries, setting, metric)
+    scores, sizes, groups = paired_values(entries, setting, metric)
+    groups = groups_for_unit(groups, unit, f"{results_dir} ({task})")
     if not any(sizes.values()):
         raise UserError(f"{task} {setting}: no query has a defined {metric!r} for every model")
     lower = lower_is_better(metric)
     signed = {m: (-v if lower else v) for m, v in scores.items()}
     cell_sizes = list(sizes.values())
     comp = compare(signed, macro_weights(cell_sizes), test=test, n_permutations=n_permutations, seed=seed,
-                   alpha=alpha, n_cells=sum(1 for n in cell_sizes if n))
+                   alpha=alpha, n_cells=sum(1 for n in cell_sizes if n), groups=groups)
     means = [-x if lower else x for x in comp.means]
     return ModelComparison(task, setting, metric, lower, comp, means, sizes)

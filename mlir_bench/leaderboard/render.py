@@ -83,7 +83,7 @@ def page_context(results_dir: Path, out: Path, opts: Options, expected: Path | N
     bias_keys = list(dict.fromkeys(k for e in entries if e.result.bias for k in e.result.bias.summary))
     prov = provenance(entries)
     footer = {"version": _version(), **prov,
-              "significance": {"test": opts.test, "n_permutations": opts.n_permutations, "seed": opts.seed,
+              "significance": {"test": opts.test, "n_permutations": opts.n_permutations, "seed": opts.seed, "unit": opts.unit,
                                "alpha": opts.alpha}}
     languages = sorted({lang for c in conditions for lang in c["languages"]})
     rows = [r for c in conditions for v in c["views"] for r in v["rows"]]
@@ -112,7 +112,7 @@ def page_context(results_dir: Path, out: Path, opts: Options, expected: Path | N
 
 def build_leaderboard(results_dir: str | Path = "results", out: str | Path = "leaderboard/index.html", *,
                       test: str = "fisher", n_permutations: int = 10_000, seed: int = 42, alpha: float = 0.05,
-                      expected: str | Path | None = None, downloads: bool = True) -> Path:
+                      expected: str | Path | None = None, downloads: bool = True, unit: str = "auto") -> Path:
     """Write the leaderboard for ``results_dir`` to ``out`` and return its path; with ``downloads`` also
     ``results.csv`` and ``summary.json`` beside it (linked from the page).
 
@@ -127,7 +127,9 @@ def build_leaderboard(results_dir: str | Path = "results", out: str | Path = "le
         raise UserError(f"--alpha {alpha}: expected a level between 0 and 1")
     rdir, out_path = Path(results_dir), Path(out)
     exp = Path(expected) if expected else _default_expected(rdir)
-    ctx = page_context(rdir, out_path, Options(test, n_permutations, seed, alpha), exp)
+    if unit not in ("auto", "query"):
+        raise UserError(f"--unit {unit!r}: expected auto (grouped where queries have groups) or query")
+    ctx = page_context(rdir, out_path, Options(test, n_permutations, seed, alpha, unit), exp)
     ctx["downloads"] = downloads
     html = _env().get_template("index.html.j2").render(**ctx)
     with atomic_open(out_path, "w", encoding="utf-8") as fh:

@@ -30,12 +30,15 @@ LETTERS = string.ascii_lowercase + string.ascii_uppercase
 
 @dataclass(frozen=True)
 class Options:
-    """Significance settings: ``test`` is "fisher" (randomization) or "student"; Holm's correction at alpha."""
+    """Significance settings: ``test`` is "fisher" (randomization) or "student"; Holm's correction at alpha;
+    ``unit`` "auto" flips signs per query group where the sidecars store groups (else per query), "query" per query.
+    """
 
     test: str = "fisher"
     n_permutations: int = 10_000
     seed: int = 42
     alpha: float = 0.05
+    unit: str = "auto"
 
 
 @dataclass
@@ -118,9 +121,10 @@ def significance(entries: list[ResultEntry], setting: str, metric: str, opts: Op
             label = SETTING_LABELS.get(setting, setting)
             return f"{label} cells have no per-query values (only Mono, Multi and per-language cells are stored)."
         return "Fewer than two models have per-query values for these cells."
-    scores, sizes = align_per_query(have, metric, cell_keys)
+    scores, sizes, groups = align_per_query(have, metric, cell_keys)
     return compare(scores, macro_weights(sizes), test=opts.test, n_permutations=opts.n_permutations,
-                   seed=opts.seed, alpha=opts.alpha, n_cells=sum(1 for n in sizes if n), tail_bound=True)
+                   seed=opts.seed, alpha=opts.alpha, n_cells=sum(1 for n in sizes if n), tail_bound=True,
+                   groups=None if opts.unit == "query" else groups)
 
 
 # ------------------------------------------------------------------------------------------------- rows

@@ -584,6 +584,10 @@ def _check_per_query(ck: _Checker, p: Path, result: Result, kinds: Mapping[str, 
             ck.add(f"{w}.qids", f"{len(qids)} queries, but cells.{key} evaluated {c.n_evaluated}", sf)
         if len(set(map(str, qids))) != len(qids):
             ck.add(f"{w}.qids", "a query id occurs twice", sf)
+        groups = entry.get("groups")
+        if groups is not None and (not isinstance(groups, list) or len(groups) != len(qids)
+                                   or not all(isinstance(g, str) and g for g in groups)):
+            ck.add(f"{w}.groups", f"expected one non-empty group label (a string) per query ({len(qids)})", sf)
         for m in result.metrics:
             vals = entry.get(m)
             if not isinstance(vals, list):
@@ -652,7 +656,7 @@ def _check_per_query_bias(ck: _Checker, result: Result, pq: dict[str, Any], kind
         if c.n_queries is not None and n != c.n_queries:
             ck.add(f"{w}.qids", f"{n} queries, but cells.{setting}/{c.name} has {c.n_queries}", sf)
         for stat, vals in entry.items():
-            if stat == "qids":
+            if stat in ("qids", "groups"):
                 continue
             if not isinstance(vals, list) or len(vals) != n:
                 ck.add(f"{w}.{stat}", f"expected {n} values (one per query)", sf)

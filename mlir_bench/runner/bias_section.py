@@ -115,7 +115,8 @@ def language_analysis(task: TaskData, searched: dict[str, SearchResult], qv: Any
 
 
 def per_query_values(task: TaskData, cells: list[Any], values: dict[str, np.ndarray]) -> dict[str, Any]:
-    """``{"bias/<setting>/<cell>": {"qids": [...], stat: [value or None, ...]}}`` for the stats in ``values``.
+    """``{"bias/<setting>/<cell>": {"qids": [...], "groups": [...], stat: [value or None, ...]}}`` for the stats in
+    ``values`` (``groups`` when the task's queries have groups).
 
     ``values`` holds one array per statistic over the concatenated queries of ``cells`` (in cell order); an
     undefined value (``nan``, e.g. the rank distance of a query with no relevant document) is ``None``.
@@ -125,6 +126,8 @@ def per_query_values(task: TaskData, cells: list[Any], values: dict[str, np.ndar
     for c in cells:
         n = len(c.query_idx)
         entry: dict[str, Any] = {"qids": [task.queries.ids[i] for i in c.query_idx]}
+        if task.queries.groups is not None:  # the unit of grouped paired tests
+            entry["groups"] = [task.queries.groups[i] for i in c.query_idx]
         for name in per_query_statistics():
             if name in values:
                 entry[name] = [_f(v) for v in values[name][start:start + n]]
