@@ -163,7 +163,8 @@ def run(
     data_dir: Annotated[Path | None, typer.Option(help="Data root (else $MLIR_BENCH_DATA, else the cache).")] = None,
     output_dir: Annotated[Path, typer.Option(help="Where result JSON is written.")] = Path("results"),
     text_mode: Annotated[str, typer.Option(help="Candidate text: sentence or sentence+context.")] = "sentence",
-    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per batch (default: the model's own; 32 on "
+                                                   "the CPU and 128 on a GPU for sentence-transformers models).")] = None,
     k: Annotated[int, typer.Option(min=1, help="Depth of the stored top-k (run files; the bias statistics need "
                                    ">= 20; at most 10,000). Metrics use the full ranking whatever k is.")] = 100,
     metric: Annotated[list[str] | None, typer.Option("--metric", help="Metrics (e.g. map, ndcg@10); repeatable.")] = None,
@@ -174,7 +175,15 @@ def run(
     save_embeddings: Annotated[Path | None, typer.Option(help="Also save the vectors (.npy + ids) here.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Recompute even if the result file exists.")] = False,
     threads: Annotated[int | None, typer.Option(min=1, help="Encoder threads.")] = None,
-    dtype: Annotated[str, typer.Option(help="float32 or bfloat16 (CPU autocast, where the adapter supports it).")] = "float32",
+    dtype: Annotated[str, typer.Option(help="float32 or bfloat16 (autocast on the CPU or a bf16 GPU, or OpenVINO's bf16; "
+                                       "where the adapter supports it).")] = "float32",
+    device: Annotated[str, typer.Option(help="auto (a GPU when torch sees one, else the CPU), cpu, cuda, cuda:N or "
+                                        "mps. Recorded in the result's manifest.")] = "auto",
+    engine: Annotated[str, typer.Option(help="What runs a sentence-transformers model: torch, onnx (ONNX Runtime) or "
+                                        "openvino; exported once into the model cache. Part of the result's "
+                                        "identity.")] = "torch",
+    quantize: Annotated[str, typer.Option(help="none or int8 (dynamic int8 of the engine). Part of the result's "
+                                          "identity.")] = "none",
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
     cache_chunk: Annotated[int | None, typer.Option(min=1, help="Texts encoded per cache shard (default 2048): "
@@ -198,6 +207,8 @@ def run(
     """Evaluate model(s) on task(s): Mono, Cross and Multi from one encoding; print tables, write results/."""
     from .dtypes import canonical_dtype
     from .embedding.lazy import load_encoder_lazily
+    from .encoders.device import canonical_device, check_available
+    from .encoders.engines import canonical_engine, canonical_quantization
     from .runner import RunConfig, run_evaluation
     from .runner.run import DEFAULT_METRICS
 
@@ -206,6 +217,8 @@ def run(
     langs = _split([languages], "--languages") if languages is not None else None
     _check_k(k)
     dtype = canonical_dtype(dtype)  # once: the result's reuse check and the loader see the same name
+    device, engine, quantize = canonical_device(device), canonical_engine(engine), canonical_quantization(quantize)
+    check_available(device)  # an explicit GPU torch cannot use fails now (auto and cpu import nothing)
 
     cache = None if no_cache else _open_cache(cache_dir)
     remote_factory = None
@@ -215,7 +228,8 @@ def run(
         from .embedding.ray_backend import ray_factory
 
         remote_factory = ray_factory(cache.root, address=ray_address, num_actors=ray_actors, batch_size=batch_size,
-                                     threads=threads, dtype=dtype, gpus_per_actor=ray_gpus,
+                                     threads=threads, dtype=dtype, gpus_per_actor=ray_gpus, device=device,
+                                     engine=engine, quantization=quantize,
                                      chunk_size=cache_chunk)
     elif backend != "local":
         raise UserError(f"--backend {backend!r}: expected local or ray")
@@ -228,9 +242,10 @@ def run(
                     batch_size=batch_size, k=k, metrics=metric or list(DEFAULT_METRICS),
                     runs_dir=None if runs == "none" else runs_dir, run_settings=_run_settings(runs), save_embeddings=save_embeddings,
                     languages=langs, overwrite=overwrite, cache=cache,
-                    cache_chunk=cache_chunk, dtype=dtype,
+                    cache_chunk=cache_chunk, dtype=dtype, device=device, engine=engine, quantization=quantize,
                     encoder_factory=lambda n: load_encoder_lazily(n, batch_size=batch_size, threads=threads,
-                                                                  dtype=dtype),
+                                                                  dtype=dtype, device=device, engine=engine,
+                                                                  quantization=quantize),
                     remote_factory=remote_factory, shard_size=shard_size, shards_dir=shards_dir, ann=ann,
                 )
                 result = run_evaluation(cfg, reporter)
@@ -291,6 +306,8 @@ def leaderboard(
     expected: Annotated[Path | None, typer.Option(help="Expected scores shown as the reproduction table "
                                                   "(default: RESULTS_DIR/expected.toml).")] = None,
     downloads: Annotated[bool, typer.Option(help="Also write results.csv and summary.json beside the page.")] = True,
+    unit: Annotated[str, typer.Option(help="Unit of the paired tests: auto (one per question group where the queries "
+                                      "are translations of one question, else per query) or query.")] = "auto",
 ) -> None:
     """Render the static leaderboard page (one self-contained HTML file) from result files, and beside it the same
     numbers as results.csv (every model × task × setting) and summary.json (headline rankings, model cards)."""
@@ -299,7 +316,7 @@ def leaderboard(
     _check_test(test, alpha)
 
     path = build_leaderboard(results_dir, output, test=test, n_permutations=permutations, seed=seed, alpha=alpha,
-                             expected=expected, downloads=downloads)
+                             expected=expected, downloads=downloads, unit=unit)
     size = path.stat().st_size
     out.print(f"wrote {path} ({size:,} bytes)", highlight=False)
     if downloads:
@@ -320,6 +337,8 @@ def compare(
     permutations: Annotated[int, typer.Option(min=100, help="Sign flips for the randomization test.")] = 10_000,
     alpha: Annotated[float, typer.Option(help="Family-wise level after Holm's correction.")] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed of the randomization test.")] = 42,
+    unit: Annotated[str, typer.Option(help="Unit of the test: auto (per question group when the queries carry "
+                                      "groups, else per query), group (required) or query.")] = "auto",
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")] = None,
 ) -> None:
     """Paired significance tests between models on one task's per-query values (Holm-corrected)."""
@@ -329,13 +348,14 @@ def compare(
     models = _split(model, "--model")
     _check_test(test, alpha)
     mc = compare_models(results_dir, task, models, setting=setting, metric=metric, text_mode=text_mode,
-                        test=test, n_permutations=permutations, seed=seed, alpha=alpha)
+                        test=test, n_permutations=permutations, seed=seed, alpha=alpha, unit=unit)
     c = mc.comparison
     prefix = os.path.commonprefix(c.models) if len(c.models) > 1 else ""
     prefix = prefix[: prefix.rfind("/") + 1] if "/" in prefix else ""  # shown once, in the caption
     arrow = "lower is better" if mc.lower_is_better else "higher is better"
-    t = Table(title=f"{task} · {setting} · {metric} ({arrow}) · {c.n_queries} paired queries, {c.n_cells} cells · "
-                    f"{test}, Holm over {len(c.models) * (len(c.models) - 1) // 2} pairs")
+    units = f" in {c.n_units} question groups (grouped test)" if c.unit == "group" else ""
+    t = Table(title=f"{task} · {setting} · {metric} ({arrow}) · {c.n_queries} paired queries{units}, {c.n_cells} "
+                    f"cells · {test}, Holm over {len(c.models) * (len(c.models) - 1) // 2} pairs")
     t.add_column("#")
     t.add_column("model")
     t.add_column(metric, justify="right")
@@ -397,25 +417,33 @@ def check(
 
 @app.command("train-reference")
 def train_reference(
-    method: Annotated[str, typer.Option(help="kd-only, mimo, x-x-mono, x-y or hybrid.")] = "mimo",
-    recipe: Annotated[str, typer.Option(help="smoke, cpu-small, cpu-medium, paper, or a recipe .toml path.")] = "cpu-small",
+    method: Annotated[str, typer.Option(help="kd-only, mimo, x-x, x-x-mono, x-y, hybrid or hybrid-single-pair.")
+                      ] = "mimo",
+    recipe: Annotated[str, typer.Option(help="smoke, cpu-small, cpu-small-self, cpu-medium, paper, or a recipe "
+                                        ".toml path.")] = "cpu-small",
     output_dir: Annotated[Path | None, typer.Option(help="Parent folder of the checkpoints: the student goes to "
-                                                    "OUTPUT_DIR/METHOD (default: models/<recipe name>).")] = None,
+                                                    "OUTPUT_DIR/METHOD (default: models/<recipe name>/seed-<seed>, "
+                                                    "so that mimo finds the kd-only of its seed beside it).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Data root (else $MLIR_BENCH_DATA).")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice (language plans, item order, projection "
+                                      "initialisation, dropout); recorded in the training manifest.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Return a completed run as is and continue an interrupted one; "
+                                         "--no-resume starts afresh (overwriting the folder's run).")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train a reference student (MIMO or a baseline); evaluate it with `mlir-bench run --model <folder>`."""
     from .data.fetch import data_root
     from .training.api import train_reference as _train
+    from .training.recipes import load_recipe, resolve_method
 
+    method = resolve_method(method).name  # the folder is named by the method, never by an alias
     if output_dir is None:
-        from .training.recipes import load_recipe
+        from .training.api import run_folder
 
-        output_dir = Path("models") / load_recipe(recipe).name
+        output_dir = run_folder(load_recipe(recipe).name, method, seed).parent
     out_path = _train(recipe, method, output_dir / method, data_dir=data_root(data_dir), seed=seed,
-                      progress=progress)
-    out.print(f"trained {method} ({recipe}) -> {out_path}")
+                      resume=resume, progress=progress)
+    out.print(f"trained {method} ({recipe}, seed {seed}) -> {out_path}")
 
 
 cache_app = typer.Typer(no_args_is_help=True, help="The embedding cache: what it holds, and a full integrity check.")
@@ -426,7 +454,8 @@ app.add_typer(cache_app, name="cache")
 def cache_info(
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
 ) -> None:
-    """One line per vector key: model, role, prompt, dtype, shards, stored vectors and size.
+    """One line per vector key: model, role, prompt, dtype (with the engine and quantization when not torch),
+    shards, stored vectors and size.
 
     Shard headers are read (not the vectors); a shard whose header is damaged is set aside, as on any read, and
     named on stderr."""
@@ -438,7 +467,9 @@ def cache_info(
         for key in cache.keys():
             f, st = cache.describe_key(key), cache.stats(key)
             t.add_row(key, str(f.get("name", "?")), str(f.get("role", "?")), repr(f.get("prompt", "")),
-                      str(f.get("max_length", "")), str(f.get("dtype", "")), str(st["shards"]), f"{st['rows']:,}",
+                      str(f.get("max_length", "")),
+                      "/".join(str(f[k]) for k in ("dtype", "engine", "quantization") if k in f),  # engine if not torch
+                      str(st["shards"]), f"{st['rows']:,}",
                       f"{st['bytes'] / 1e6:.1f}")
     _wide().print(t)
     for line in notes:
@@ -614,6 +645,40 @@ def validate(
         for f in files:
             sys.stdout.write(f"accepted {accept(f, accept_dir, by=str(by))} (submitted by {str(by).strip()})\n")
 
+
+
+@app.command()
+def experiment(
+    recipe: Annotated[str, typer.Option(help="Recipe name or .toml path.")] = "cpu-small",
+    method: Annotated[list[str] | None, typer.Option("--method", help="Methods; repeat or comma-separate (default: "
+                                                     "kd-only, mimo, x-x, x-x-mono, x-y, hybrid).")] = None,
+    seed: Annotated[list[str] | None, typer.Option("--seed", help="Seeds; repeat or comma-separate.")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Tasks to evaluate on (default: xquad-r, "
+                                                   "mlqa-r).")] = None,
+    dtype: Annotated[str, typer.Option(help="Evaluation dtype of every model.")] = "bfloat16",
+    models_dir: Annotated[Path, typer.Option(help="Root of the students: <dir>/<recipe>/seed-<n>/<method>.")
+                          ] = Path("models"),
+    results_dir: Annotated[Path, typer.Option(help="Results, and the report experiment-<recipe>.md/.json.")
+                           ] = Path("results"),
+    data_dir: Annotated[Path | None, typer.Option(help="Data root (else $MLIR_BENCH_DATA).")] = None,
+    permutations: Annotated[int, typer.Option(min=100, help="Sign flips of the claims' tests.")] = 10_000,
+) -> None:
+    """Train every method and seed of a recipe, evaluate each (and the untrained base), test the papers' claims
+    with grouped paired tests on seed-averaged values, and write the report; every finished step is reused."""
+    from .dtypes import canonical_dtype
+    from .experiment import Plan, markdown, run_experiment
+
+    methods = _split(method, "--method") if method else ["kd-only", "mimo", "x-x", "x-x-mono", "x-y", "hybrid"]
+    seeds_raw = _split(seed, "--seed") if seed else ["0", "1", "2"]
+    try:
+        seeds = [int(x) for x in seeds_raw]
+    except ValueError:
+        raise UserError(f"--seed {','.join(seeds_raw)!r}: expected integers") from None
+    tasks = _split(task, "--task") if task else ["xquad-r", "mlqa-r"]
+    plan = Plan(recipe=recipe, methods=methods, seeds=seeds, tasks=tasks, dtype=canonical_dtype(dtype),
+                models_root=models_dir, results_dir=results_dir, data_dir=data_dir, permutations=permutations)
+    report = run_experiment(plan, log=lambda msg: console.print(msg, highlight=False, markup=False))
+    sys.stdout.write(markdown(report))
 
 def _one_line(text: object) -> str:
     """A message squeezed onto one line (the CLI contract: one line per error)."""

@@ -16,23 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-# (claim, source, setting, metric, A, B). MIMO's InfoNCE baseline is LAReQA's X-X (each row's language drawn
-# independently, then shuffled); the committed students have Elmahdy's X-X-mono (one language per batch) instead,
-# so the MIMO claims against "InfoNCE" are stated against X-X-mono, which is not MIMO's baseline (marked †).
-CLAIMS = [
-    ("MIMO > XLCO (Multi mAP)", "MIMO", "multi", "map", "mimo", "x-y"),
-    ("XLCO > X-X-mono (Multi mAP)", "MIMO†", "multi", "map", "x-y", "x-x-mono"),
-    ("MIMO > X-X-mono (Multi mAP)", "MIMO†", "multi", "map", "mimo", "x-x-mono"),
-    ("XLCO > X-X (Multi mAP)", "MIMO", "multi", "map", "x-y", "x-x"),
-    ("MIMO > X-X (Multi mAP)", "MIMO", "multi", "map", "mimo", "x-x"),
-    ("MIMO less biased than XLCO (rank distance)", "MIMO", "multi", "rank_distance", "mimo", "x-y"),
-    ("MIMO less biased than X-X-mono (rank distance)", "MIMO†", "multi", "rank_distance", "mimo", "x-x-mono"),
-    ("MIMO more cross-lingual recall than XLCO (TLR@10)", "MIMO", "multi", "tlr@10", "mimo", "x-y"),
-    ("hybrid > X-Y (Multi mAP)", "Elmahdy", "multi", "map", "hybrid", "x-y"),
-    ("X-Y > X-X-mono (Multi mAP)", "Elmahdy", "multi", "map", "x-y", "x-x-mono"),
-    ("hybrid ≈ X-X-mono (Mono mAP)", "Elmahdy", "mono", "map", "hybrid", "x-x-mono"),
-    ("every method > untrained (Multi mAP): MIMO", "-", "multi", "map", "mimo", "base"),
-]
+from mlir_bench.experiment import CLAIMS  # (claim, source, setting, metric, A, B)
 
 
 def load(folder: Path, recipe: str, task: str, setting: str, metric: str) -> dict | None:

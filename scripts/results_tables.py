@@ -77,7 +77,7 @@ def miracl_table(results: list[Result]) -> None:
               f"{fmt(r.score(setting, 'ndcg@10'), '{:.4f}')} | {fmt(r.score(setting, 'recall@100'), '{:.4f}')} |")
 
 
-METHODS = ("kd-only", "mimo", "x-x-mono", "x-y", "hybrid")
+METHODS = ("kd-only", "mimo", "x-x", "x-x-mono", "x-y", "hybrid", "hybrid-single-pair")
 
 
 def trainer_table(results: list[Result], folder: Path, recipes: tuple[str, ...] = ("cpu-small", "cpu-medium")) -> None:
@@ -94,11 +94,14 @@ def trainer_table(results: list[Result], folder: Path, recipes: tuple[str, ...] 
             continue
         train, examples = "—", "0"
         mpath = folder / "training" / str(recipe) / str(method) / "training_manifest.json"
+        label = short(name)
         if method and mpath.exists():
             man = json.loads(mpath.read_text(encoding="utf-8"))
             train = f"{man['training']['wall_seconds']:.0f}"
             examples = f"{man['budget']['examples']:,}"
-        print(f"| {short(name)} | {examples} | {fmt(x.score('mono', 'map'))} | "
+            if method == "hybrid" and "method_definition" not in man:  # trained before hybrid became per-row
+                label += " (single-pair)"
+        print(f"| {label} | {examples} | {fmt(x.score('mono', 'map'))} | "
               f"**{fmt(x.score('multi', 'map'))}** | {fmt(bias(x, 'rank_distance'), '{:.0f}')} | "
               f"{fmt(bias(x, 'own_language_share@10'))} | {fmt(bias(x, 'tlr@10'))} | {fmt(bias(x, 'uniformity'))} | "
               f"{fmt(q.score('mono', 'map'))} | **{fmt(q.score('multi', 'map'))}** | "

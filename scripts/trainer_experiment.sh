@@ -6,6 +6,11 @@
 #    (Mono / Cross / Multi + bias and geometry), all under the same dtype, into results/.
 # 3. Test the papers' claims with paired randomization tests over queries (mlir-bench compare).
 #
+# Superseded by `mlir-bench experiment` (several seeds, mean ± sd, grouped tests on seed-averaged values, resumable);
+# kept because it made the committed one-seed tables. Those were trained before two changes: `hybrid` then used one
+# language pair per cross-lingual batch (today: METHODS="... hybrid-single-pair"), and the recipes had no
+# `holdout_task` (today's cpu-small/cpu-medium leave the ntrex-dev documents out, so their recipe hash differs).
+#
 # Usage: MLIR_BENCH_DATA=../shared/data bash scripts/trainer_experiment.sh [recipe] [dtype]
 # Every step resumes: trained methods and finished results are skipped on a re-run. BASE_LINK names the folder
 # link of the untrained initialisation (default models/<recipe>/base); recipes that share a student can share

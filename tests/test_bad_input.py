@@ -33,7 +33,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _data import DATA  # noqa: E402
-from fake_encoder import register_fakes  # noqa: E402
+from fake_encoder import FakeEncoder, register_fakes  # noqa: E402
 
 from mlir_bench import cli  # noqa: E402
 
@@ -530,6 +530,12 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
     "cli-bad-text-mode": (_args("--text-mode", "para"), ["text mode 'para'", "expected one of"]),
     "cli-unknown-language": (_args("--languages", "de,xx"), ["task tiny has no language(s) ['xx']", "it has de, en"]),
     "cli-bad-dtype": (_args("--dtype", "int8"), ["unsupported dtype 'int8'"]),
+    "cli-bad-device": (_args("--device", "tpu"), ["unknown device 'tpu'", "expected auto, cpu, cuda, cuda:N or mps"]),
+    "cli-unavailable-device": (_args("--device", "cuda:7"), ["device cuda:7 is not available", "torch"]),
+    "cli-bad-engine": (_args("--engine", "tensorrt"), ["unknown engine 'tensorrt'", "expected torch, onnx, openvino"]),
+    "cli-bad-quantize": (_args("--quantize", "int4"), ["unknown quantization 'int4'", "expected none, int8"]),
+    "cli-engine-bf16-onnx": (_args("--engine", "onnx", "--dtype", "bf16"), ["engine onnx runs float32 only"]),
+    "cli-engine-not-supported": (_args("--engine", "openvino"), ["fake-ok", "does not support --engine openvino"]),
     "cli-missing-option-value": (lambda e: [*e.args(), "--k"], ["'--k'", "requires an argument"]),
     # empty lists never mean "nothing" (exit 0) or "all"
     "cli-empty-model": (_args(model=""), ["--model ''", "names nothing", "expected one or more"]),
@@ -663,6 +669,36 @@ def test_existing_result_of_another_dtype_is_not_reused(env: Env, capsys: pytest
                                                       result.name])
     assert result.read_bytes() == before
     code, _, err = run_cli(env.args("fake-ok", "--runs", "none", "--dtype", "fp32"), capsys, monkeypatch)
+    assert code == 0 and "reusing it" in err
+
+
+def test_existing_result_of_another_engine_is_not_reused(env: Env, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file name carries no engine either: an onnx (or int8) request must not return the torch result."""
+    from dataclasses import replace
+
+    from mlir_bench.encoders.engines import ENGINES
+    from mlir_bench.encoders.registry import register, registered_names
+
+    def load(opts: Any) -> FakeEncoder:  # a model that honours --engine/--quantize (same vectors: a fake)
+        enc = FakeEncoder("ok", 0.0)
+        enc.meta = replace(enc.meta, name="fake-ok-engines", engine=opts.engine, quantization=opts.quantization)
+        return enc
+
+    if "fake-ok-engines" not in registered_names():
+        register("fake-ok-engines", load, replace(FakeEncoder("ok", 0.0).meta, name="fake-ok-engines"),
+                 engines=ENGINES)
+    code, _, err = run_cli(env.args("fake-ok-engines", "--runs", "none"), capsys, monkeypatch)
+    assert code == 0, err
+    (result,) = env.out.glob("*.json")
+    before = result.read_bytes()
+    for extra, fragment in ((["--engine", "onnx"], "model engine 'torch' (asked: 'onnx')"),
+                            (["--quantize", "int8"], "model quantization 'none' (asked: 'int8')")):
+        code, _, err = run_cli(env.args("fake-ok-engines", "--runs", "none", *extra), capsys, monkeypatch)
+        assert_one_line_error(f"engine-mismatch{extra[0]}", code, err, ["holds another run's result", fragment,
+                                                                       "--overwrite", result.name])
+        assert result.read_bytes() == before
+    code, _, err = run_cli(env.args("fake-ok-engines", "--runs", "none", "--engine", "torch"), capsys, monkeypatch)
     assert code == 0 and "reusing it" in err
 
 

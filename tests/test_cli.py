@@ -65,6 +65,9 @@ def test_run_files_and_per_query(bm25_xquad):
     assert "per_query" not in res["bias"]
     b = pq["bias/multi/en"]
     assert b["qids"] == pq["multi/en"]["qids"]
+    # the group of every query (its question id, from the task's group field): the unit of grouped tests
+    assert pq["multi/en"]["groups"] == [q.split("/", 1)[1] for q in pq["multi/en"]["qids"]] == b["groups"]
+    assert pq["mono/de"]["groups"] == pq["multi/en"]["groups"]
     for stat in ("rank_distance", "tlr@100", "own_language_share@10", "mrc@10", "peer@20"):
         vals = [v for v in b[stat] if v is not None]
         assert len(vals) == 1190, stat

@@ -412,6 +412,15 @@ def _table(html: str, tid: str) -> str:
     return html[start:html.index("</table>", start)]
 
 
+def test_dev_tasks_stay_off_the_page(tmp_path: Path) -> None:
+    """Selection data (family ntrex, e.g. ntrex-dev) is never shown as a benchmark result."""
+    results = write_fake_results(tmp_path / "results")
+    write_fake_results(results, task="ntrex-dev", extra={m: {"task": {"family": "ntrex"}} for m in FAKE_MODELS})
+    assert len(load_results(results)) == 2 * len(FAKE_MODELS)  # compare and the experiment still read them
+    html = build_leaderboard(results, tmp_path / "site" / "index.html", n_permutations=100).read_text("utf-8")
+    assert "toy-r" in html and "ntrex-dev" not in html
+
+
 def test_page_is_self_contained(fake_page: tuple[Path, str]) -> None:
     _, html = fake_page
     # nothing is loaded from elsewhere (links to papers and model pages are navigation, not loads)

@@ -60,3 +60,13 @@ def test_ray_worker_refuses_a_different_vector_key(tmp_path, local_ray) -> None:
     with pytest.raises(Exception, match="vector key"):
         remote.encode_into_cache(TEXTS[:3], "query", "0000000000000000")
     assert not list(tmp_path.rglob("*.vec"))
+
+
+def test_ray_workers_refuse_another_engine_or_quantization(tmp_path, local_ray) -> None:
+    """Actors loading the model with other settings than the driver's (here int8 vs fp32) write nothing."""
+    key = load_encoder("minilm-l6", threads=1).meta.vector_key("query")
+    remote = RayEncoding("minilm-l6", tmp_path, num_actors=2, chunk_size=2,
+                         load_options={"threads": 1, "quantization": "int8"})
+    with pytest.raises(Exception, match="vector key"):
+        remote.encode_into_cache(TEXTS[:4], "query", key)
+    assert not list(tmp_path.rglob("*.vec"))

@@ -63,12 +63,26 @@ def test_equal_identities_have_no_difference() -> None:
     ({"k": 50}, "k 50 (asked: 100)"),
     ({"model": ModelIdentity(name="m", revision="r2")}, "model revision"),
     ({"model": ModelIdentity(name="m", revision="r", dtype="bfloat16")}, "model dtype"),
+    ({"model": ModelIdentity(name="m", revision="r", engine="onnx")}, "model engine 'onnx' (asked: 'torch')"),
+    ({"model": ModelIdentity(name="m", revision="r", engine="openvino", quantization="int8")},
+     "model quantization 'int8' (asked: 'none')"),
     ({"model": ModelIdentity(name="m", revision="r", prompts={"query": "query: "})}, "model prompts"),
 ])
 def test_any_difference_refuses_reuse(change: dict, fragment: str) -> None:
     stored = _identity(**change)
     diffs = stored.differences(_identity())
     assert diffs and any(fragment in d for d in diffs), diffs
+
+
+def test_engine_identity_round_trips_and_torch_stays_as_before() -> None:
+    """The engine and quantization are written only when not torch/none (committed results keep their identity
+    byte for byte), read back from a file, and a torch request never takes an onnx result (nor the reverse)."""
+    torch_id, onnx_id = _identity(), _identity(model=ModelIdentity(name="m", revision="r", engine="onnx",
+                                                                     quantization="int8"))
+    assert "engine" not in torch_id.model_dump()["model"] and "quantization" not in torch_id.model_dump()["model"]
+    back = ResultIdentity.model_validate(json.loads(onnx_id.model_dump_json()))
+    assert (back.model.engine, back.model.quantization) == ("onnx", "int8") and back.differences(onnx_id) == []
+    assert torch_id.differences(onnx_id) and onnx_id.differences(torch_id)
 
 
 def test_statistics_stored_as_a_superset_serve_a_request() -> None:

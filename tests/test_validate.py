@@ -121,6 +121,8 @@ DAMAGES: list[tuple[str, str, Any, Any, str]] = [
     ("per-query queries dropped", XQUAD, None,
      lambda s: s["multi/en"].update({k: v[:-1] for k, v in s["multi/en"].items()}),
      r"\.perquery\.json\.gz: \[multi/en\]\.qids: 1189 queries, but cells\.multi/en evaluated 1190"),
+    ("per-query groups cut short", XQUAD, None, lambda s: s["multi/en"].__setitem__("groups", s["multi/en"]["groups"][:-1]),
+     r"\.perquery\.json\.gz: \[multi/en\]\.groups: expected one non-empty group label \(a string\) per query \(1190\)"),
     ("per-query cell missing", XQUAD, None, lambda s: s.pop("mono/th"),
      r"\.perquery\.json\.gz: \[mono/th\]: missing: the per-query values of cells\.mono/th"),
     ("dataset sha256", XQUAD, _sha, None,

@@ -69,7 +69,7 @@ def embed_corpus(
     texts: Sequence[str],
     role: Role,
     *,
-    batch_size: int = 32,
+    batch_size: int | None = 32,
     progress: Callable[[int], Progress] | None = None,
     cache: EmbeddingCacheLike | None = None,
     chunk_size: int = DEFAULT_CHUNK,
@@ -77,6 +77,7 @@ def embed_corpus(
 ) -> tuple[Embeddings, EmbeddingStats]:
     """Vectors for ``texts`` (one row each, in order), encoding each unique text once.
 
+    ``batch_size`` None leaves the encoder's own default (a sentence-transformers model sizes it for its device).
     ``progress(total)`` is called once with the number of texts to encode and returns a per-batch callback.
     With a ``cache``, texts already cached are not encoded, and the rest are encoded in chunks of
     ``chunk_size`` texts (longest first, so each chunk pads little), each stored in the cache as soon as it is
@@ -85,6 +86,7 @@ def embed_corpus(
     ``remote`` (e.g. the Ray backend) encodes the missing texts into the cache instead of ``encoder``.
     """
     t0 = time.perf_counter()
+    size = {} if batch_size is None else {"batch_size": batch_size}  # None: not passed, the encoder's default
     uniq: dict[str, int] = {}
     inverse = np.fromiter((uniq.setdefault(t, len(uniq)) for t in texts), dtype=np.int64, count=len(texts))
     unique_texts = list(uniq)
@@ -112,7 +114,7 @@ def embed_corpus(
         if cb:
             cb(n_todo)
     elif todo and not use_cache:
-        full = validate_embeddings(encoder.encode(unique_texts, role, batch_size=batch_size, progress=cb),
+        full = validate_embeddings(encoder.encode(unique_texts, role, progress=cb, **size),
                                    len(unique_texts), meta.dim, meta.name, role)
     elif todo:
         assert cache is not None
@@ -121,7 +123,7 @@ def embed_corpus(
         for a in range(0, len(order), step):
             idx = order[a:a + step]
             chunk = [unique_texts[i] for i in idx]
-            new = validate_embeddings(encoder.encode(chunk, role, batch_size=batch_size, progress=cb),
+            new = validate_embeddings(encoder.encode(chunk, role, progress=cb, **size),
                                       len(idx), meta.dim, meta.name, role)
             if not isinstance(new, np.ndarray):
                 raise ModelError(f"model {meta.name} returned sparse vectors but declares cosine similarity")

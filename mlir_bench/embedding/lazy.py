@@ -8,7 +8,9 @@ encoder on the first :meth:`LazyEncoder.encode`. When it loads, the real metadat
 anything is written to the cache.
 
 Models that must be fitted (BM25), unregistered names (hub ids, folders) and load options that change the
-metadata (``prompts``, ``max_length``) are loaded eagerly, exactly as :func:`load_encoder` does.
+metadata (``prompts``, ``max_length``) are loaded eagerly, exactly as :func:`load_encoder` does; so are options a
+registered model cannot honour (an engine or a GPU it does not support), so that they fail at once. The dtype, the
+engine and the quantisation are set on the cheap metadata (they change the vector key).
 """
 
 from __future__ import annotations
@@ -46,13 +48,16 @@ class LazyEncoder:
             self.meta = enc.meta
         return self._encoder
 
-    def encode(self, texts: Sequence[str], role: Role, *, batch_size: int = 32,
+    def encode(self, texts: Sequence[str], role: Role, *, batch_size: int | None = None,
                progress: Progress | None = None) -> Embeddings:
-        return self.encoder().encode(texts, role, batch_size=batch_size, progress=progress)
+        size = {} if batch_size is None else {"batch_size": batch_size}  # None: the real encoder's default
+        return self.encoder().encode(texts, role, progress=progress, **size)
 
 
 def load_encoder_lazily(name: str, **options: Any) -> Encoder:
     """Like :func:`mlir_bench.encoders.load_encoder`, but a registered, unfitted model loads on first encode."""
+    from ..encoders.device import canonical_device
+    from ..encoders.engines import canonical_engine, canonical_quantization, check_combination
     from ..encoders.registry import canonical_dtype, get_spec, is_registered, load_encoder
 
     def load() -> Encoder:
@@ -61,8 +66,19 @@ def load_encoder_lazily(name: str, **options: Any) -> Encoder:
     key = name.strip()
     if not is_registered(key) or options.get("prompts") or options.get("max_length") is not None:
         return load()
+    spec = get_spec(key)
     try:
-        meta = get_spec(key).meta()
+        engine = canonical_engine(options.get("engine"), key)
+        quantization = canonical_quantization(options.get("quantization"), key)
+        device = canonical_device(options.get("device"))
+        check_combination(key, engine, quantization, canonical_dtype(options.get("dtype", "float32"), key))
+    except ModelError:
+        return load()  # the real loader reports it
+    if engine not in spec.engines or (len(spec.engines) == 1 and (quantization != "none" or
+                                                                   device not in ("auto", "cpu"))):
+        return load()  # unsupported here: the loader says so now, not after the task is loaded
+    try:
+        meta = spec.meta()
     except Exception:  # noqa: BLE001 - no cheap metadata (package missing...): let the real loader explain
         return load()
     if meta.similarity != "cosine":  # fitted / lexical models (BM25) are not cached: nothing to gain
@@ -75,4 +91,6 @@ def load_encoder_lazily(name: str, **options: Any) -> Encoder:
         if dtype != "bfloat16":
             return load()
         meta = replace(meta, dtype=dtype)
+    if (engine, quantization) != (meta.engine, meta.quantization):
+        meta = replace(meta, engine=engine, quantization=quantization)
     return LazyEncoder(meta, load)

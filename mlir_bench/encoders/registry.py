@@ -49,17 +49,22 @@ __all__ = [
 class LoadOptions:
     """How to load a model. Adapters reject options they cannot honour (a ModelError, not a silent ignore).
 
-    ``threads`` caps the adapter's compute threads (torch threads are process-global). ``dtype`` is
-    "float32" or "bfloat16" (CPU autocast, torch models only). ``prompts`` overrides the per-role prompts
-    (torch models only). ``max_length`` overrides the model's maximum sequence length (torch models only).
+    ``device`` is "auto" (a GPU when torch sees one), "cpu", "cuda[:N]" or "mps" (:mod:`.device`); models that
+    run on the CPU only accept "auto" and "cpu". ``threads`` caps the adapter's compute threads (torch threads are
+    process-global). ``dtype`` is "float32" or "bfloat16" (autocast, torch models only). ``prompts`` overrides
+    the per-role prompts (torch models only). ``max_length`` overrides the model's maximum sequence length (torch
+    models only). ``engine`` ("torch", "onnx", "openvino") and ``quantization`` ("none", "int8") choose what runs
+    a sentence-transformers model (:mod:`.engines`).
     """
 
-    device: str = "cpu"
+    device: str = "auto"
     batch_size: int | None = None
     threads: int | None = None
     dtype: str = "float32"
     prompts: dict[str, str] | None = None
     max_length: int | None = None
+    engine: str = "torch"
+    quantization: str = "none"
 
 
 Loader = Callable[[LoadOptions], Encoder]
@@ -76,6 +81,9 @@ class ModelSpec:
     meta: MetaFactory
     requires: str = ""  # the pip package that provides the weights, for error messages
     summary: str = ""
+    # engines its loader honours (--engine); more than torch means a sentence-transformers model, which also runs
+    # on a GPU and takes --quantize int8 (models with only torch here run on the CPU in their own format)
+    engines: tuple[str, ...] = ("torch",)
 
 
 _MODELS: dict[str, ModelSpec] = {}
@@ -95,8 +103,11 @@ def register(
     *,
     requires: str = "",
     summary: str = "",
+    engines: tuple[str, ...] = ("torch",),
 ) -> None:
     """Register ``name``. ``meta`` (or a cheap factory for it) describes the model without loading weights.
+
+    ``engines``: the engines the loader honours (:data:`ModelSpec.engines`).
 
     Raises ValueError if ``name`` is already registered or contains ':' (reserved for prefixes).
     """
@@ -111,7 +122,7 @@ def register(
             return fixed
     else:
         factory = meta
-    _MODELS[name] = ModelSpec(name, loader, factory, requires, summary)
+    _MODELS[name] = ModelSpec(name, loader, factory, requires, summary, tuple(engines))
 
 
 def register_prefix(prefix: str, resolver: PrefixResolver) -> None:
@@ -166,26 +177,50 @@ def list_models() -> list[ModelMeta]:
 def load_encoder(
     name: str,
     *,
-    device: str = "cpu",
+    device: str = "auto",
     batch_size: int | None = None,
     threads: int | None = None,
     dtype: str = "float32",
     prompts: dict[str, str] | None = None,
     max_length: int | None = None,
+    engine: str = "torch",
+    quantization: str = "none",
 ) -> Encoder:
     """Load the encoder called ``name`` (see the module docstring for how names resolve).
 
     Raises ModelError (one line) when the name is unknown or the model cannot be loaded.
     """
+    from .device import canonical_device
+    from .engines import canonical_engine, canonical_quantization, check_combination
+
     dtype = canonical_dtype(dtype, name)
+    device = canonical_device(device)
+    engine, quantization = canonical_engine(engine, name), canonical_quantization(quantization, name)
+    check_combination(name, engine, quantization, dtype)
     if batch_size is not None and batch_size < 1:
         raise ModelError(f"model {name}: batch size must be >= 1, got {batch_size}")
     if threads is not None and threads < 1:
         raise ModelError(f"model {name}: threads must be >= 1, got {threads}")
-    opts = LoadOptions(device, batch_size, threads, dtype, dict(prompts) if prompts else None, max_length)
+    opts = LoadOptions(device, batch_size, threads, dtype, dict(prompts) if prompts else None, max_length,
+                       engine, quantization)
     name = name.strip()
     if not name:
         raise ModelError("empty model name")
+    return _engine_honoured(_load(name, opts), name, opts)
+
+
+def _engine_honoured(encoder: Encoder, name: str, opts: LoadOptions) -> Encoder:
+    """``encoder``, if it runs the engine and quantization asked for: a loader that ignores them (a registered
+    model from elsewhere) would otherwise give torch vectors under an onnx name, or the reverse."""
+    meta = encoder.meta
+    got = (getattr(meta, "engine", "torch"), getattr(meta, "quantization", "none"))
+    if got != (opts.engine, opts.quantization):
+        raise ModelError(f"model {name}: its loader does not support --engine {opts.engine} / --quantize "
+                         f"{opts.quantization} (it loaded engine {got[0]}, quantization {got[1]})")
+    return encoder
+
+
+def _load(name: str, opts: LoadOptions) -> Encoder:
     try:
         if name in _MODELS:
             return _MODELS[name].loader(opts)
@@ -242,7 +277,8 @@ def one_line(exc: BaseException | str, limit: int = 300) -> str:
 
 
 def require_cpu(name: str, opts: LoadOptions) -> None:
-    if opts.device != "cpu":
+    """A CPU-only model accepts --device cpu and auto (which means the CPU for it), nothing else."""
+    if opts.device not in ("cpu", "auto"):
         raise ModelError(f"model {name} runs on the CPU only; got device {opts.device!r}")
 
 
@@ -253,6 +289,9 @@ def reject_options(name: str, opts: LoadOptions, *, max_length: int | None = Non
     """
     if opts.dtype != "float32":
         raise ModelError(f"model {name} has a fixed numeric format; dtype {opts.dtype} is not supported")
+    if opts.engine != "torch" or opts.quantization != "none":
+        raise ModelError(f"model {name} runs on its own engine; --engine {opts.engine} / --quantize "
+                         f"{opts.quantization} apply to sentence-transformers models only")
     if opts.prompts is not None:
         raise ModelError(f"model {name} adds its own prompts (if any); a prompts override is not supported")
     if opts.max_length is not None and opts.max_length != max_length:

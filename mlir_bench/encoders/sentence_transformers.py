@@ -7,7 +7,11 @@ What the adapter guarantees (and records in :class:`ModelMeta`, so it keys the e
   passed to sentence-transformers as ``prompt=`` (never glued onto the text here), so a model whose Pooling
   excludes prompt tokens keeps doing so, and a ``default_prompt_name`` is never applied on top of ours.
 * **batches sorted by length** (less padding), rows returned in the input order, float32, L2-normalised.
-* **pooling, max_length, dim** read from the loaded model; **dtype** "float32" or "bfloat16" (CPU autocast).
+* **pooling, max_length, dim** read from the loaded model; **dtype** "float32" or "bfloat16" (autocast on the
+  device: the CPU, or a GPU that supports bf16).
+* **device** ``auto`` (a GPU when torch sees one, else the CPU), ``cpu``, ``cuda[:N]`` or ``mps``; the default batch
+  size follows it (32 on the CPU, 128 on a GPU). **engine** torch, onnx or openvino and **quantization** none or
+  int8 (:mod:`.engines`); both are in the metadata, so they key the cache and the result's identity.
 * **revision**: a local folder -> short sha256 over its weight files; a hub model -> the cached snapshot's
   commit hash.
 
@@ -17,7 +21,6 @@ the local Hugging Face cache is tried, and a miss is one ModelError line saying 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 from collections.abc import Sequence
@@ -29,6 +32,8 @@ import numpy as np
 
 from ..errors import ModelError
 from .base import ModelMeta, Progress, Role, l2_normalize
+from .device import autocast, default_batch_size, resolve_device
+from .engines import apply_engine, engine_device
 from .registry import (
     LoadOptions,
     check_texts,
@@ -40,7 +45,7 @@ from .registry import (
 )
 from .training_data import MINILM_TRAINING_DATASETS
 
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_BATCH_SIZE = 32  # on the CPU; a GPU's default is device.GPU_BATCH_SIZE
 _DOC_PROMPT_KEYS = ("document", "passage", "corpus")
 
 
@@ -61,10 +66,17 @@ class SentenceTransformerEncoder:
         reference: str = "",
         languages: tuple[str, ...] | None = None,
         training_datasets: tuple[str, ...] = (),
+        device: str = "cpu",
+        engine: str = "torch",
+        quantization: str = "none",
+        n_parameters: int | None = None,
+        engine_info: dict[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.dtype = dtype
-        self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.device = device  # the resolved torch device the model runs on (recorded in the result's manifest)
+        self.engine_info = dict(engine_info or {"engine": engine, "quantization": quantization})
+        self.batch_size = batch_size or default_batch_size(device)
         dim = model.get_embedding_dimension()
         if not dim:
             raise ModelError(f"model {name}: sentence-transformers does not report an embedding dimension")
@@ -78,9 +90,11 @@ class SentenceTransformerEncoder:
             normalize=normalize,
             dtype=dtype,
             similarity="cosine",
+            engine=engine,
+            quantization=quantization,
             languages=languages,
             training_datasets=tuple(training_datasets),
-            n_parameters=sum(p.numel() for p in model.parameters()),
+            n_parameters=n_parameters if n_parameters is not None else sum(p.numel() for p in model.parameters()),
             source=source,
             reference=reference,
         )
@@ -103,13 +117,8 @@ class SentenceTransformerEncoder:
         task = {"task": role} if hasattr(self.model, "encode_query") else {}
 
         def run(batch: list[str]) -> np.ndarray:
-            import torch
-
-            ctx = (
-                torch.autocast("cpu", dtype=torch.bfloat16)
-                if self.dtype == "bfloat16"
-                else contextlib.nullcontext()
-            )
+            # bf16 autocast of the torch engine on its device; other engines take the dtype at compile time
+            ctx = autocast(self.device, self.dtype if self.meta.engine == "torch" else "float32", self.meta.name)
             with ctx:
                 # prompt="" (not None) so a model's default_prompt_name is never added on top of ours;
                 # task= routes asymmetric (Router) models the way encode_query/encode_document do.
@@ -252,11 +261,12 @@ def load_sentence_transformer(
         raise ModelError(f"model {label} needs sentence-transformers and torch ({one_line(exc)})") from None
     if opts.threads:
         torch.set_num_threads(opts.threads)  # process-global in torch
+    device = engine_device(label, opts.engine, opts.quantization, opts.device) or resolve_device(opts.device, label)
     offline = not local and (env_flag("HF_HUB_OFFLINE") or not _hub_reachable())
     try:
         model = SentenceTransformer(
             str(path) if local else name_or_path,
-            device=opts.device,
+            device=device,
             local_files_only=offline,
         )
     except Exception as exc:  # noqa: BLE001 - turned into one actionable line
@@ -288,6 +298,9 @@ def load_sentence_transformer(
     else:
         revision = revision or _hub_revision(name_or_path) or "unknown"
         source = source or f"huggingface.co/{name_or_path}"
+    n_parameters = sum(p.numel() for p in model.parameters())  # before an engine replaces the torch weights
+    engine_info = apply_engine(model, name=label, revision=revision, engine=opts.engine,
+                               quantization=opts.quantization, dtype=opts.dtype, threads=opts.threads)
     return SentenceTransformerEncoder(
         model,
         name=label,
@@ -299,6 +312,11 @@ def load_sentence_transformer(
         reference=reference,
         languages=languages,
         training_datasets=training_datasets or (),
+        device=device,
+        engine=opts.engine,
+        quantization=opts.quantization,
+        n_parameters=n_parameters,
+        engine_info=engine_info,
     )
 
 

@@ -222,6 +222,13 @@ def load_mteb_encoder(rest: str, opts: LoadOptions) -> MtebEncoder:
         raise ModelError(f"model {label}: runs in the dtype its mteb loader chooses; dtype {opts.dtype} not supported")
     if opts.prompts is not None:
         raise ModelError(f"model {label}: uses mteb's prompts for this model; a prompts override is not supported")
+    if opts.engine != "torch" or opts.quantization != "none":
+        raise ModelError(f"model {label}: runs through mteb's loader; --engine/--quantize are not supported")
+    from dataclasses import replace
+
+    from ..encoders.device import resolve_device
+
+    opts = replace(opts, device=resolve_device(opts.device, label))  # "auto" -> what torch sees
     name, folder = parse_name(rest)
     if folder is not None and not folder.is_dir():
         raise ModelError(f"model {label}: local model folder {folder} does not exist")

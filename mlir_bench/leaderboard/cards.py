@@ -21,7 +21,8 @@ from ..results.schema import Result
 from .commands import portable_text
 
 CARDS_FILE = Path(__file__).with_name("model_cards.toml")
-_STUDENT = re.compile(r"^(?:st:)?(?:\./)?models/([A-Za-z0-9._-]+)/([A-Za-z0-9._-]+)/?$")
+# models/<recipe>/<method> (one-seed runs) or models/<recipe>/seed-<n>/<method> (train-reference --seed, experiment)
+_STUDENT = re.compile(r"^(?:st:)?(?:\./)?models/([A-Za-z0-9._-]+(?:/seed-[0-9]+)?)/([A-Za-z0-9._-]+)/?$")
 _URL = re.compile(r"https?://[^\s,;()]+[^\s,;().]")
 _ARXIV = re.compile(r"arXiv[: ]?(\d{4}\.\d{4,5})", re.IGNORECASE)
 _HUB_ID = re.compile(r"^(?:st:|mteb:)?([A-Za-z0-9][\w.-]*/[\w.-]+)$")
@@ -50,7 +51,9 @@ def _cards_file() -> dict[str, Any]:
 
 
 def student_of(name: str) -> tuple[str, str] | None:
-    """``(recipe, method)`` for a reference-trainer student name (``st:models/cpu-small/mimo``), else None."""
+    """``(folder, method)`` for a reference-trainer student name, else None: ``st:models/cpu-small/mimo`` gives
+    ``("cpu-small", "mimo")``, ``st:models/cpu-small/seed-1/x-x`` gives ``("cpu-small/seed-1", "x-x")``; its training
+    record is ``<results>/training/<folder>/<method>/``."""
     m = _STUDENT.match(name)
     return (m.group(1), m.group(2)) if m else None
 
@@ -152,12 +155,16 @@ def _student_card(name: str, recipe: str, method: str, results_dir: Path, result
         details.append(("training time", f"{training['train_seconds']:.0f} s on the CPU"))
     if trainable := student.get("trainable_parameters"):
         details.append(("trainable parameters", f"{trainable:,}"))
-    prereq = f"mlir-bench train-reference --recipe {recipe} --method {method} --output-dir models/{folder}"
+    seed_opt = f" --seed {man['seed']}" if isinstance(man.get("seed"), int) else ""
+    if method == "hybrid" and "method_definition" not in man:
+        method = "hybrid-single-pair"  # trained before "hybrid" took one language pair per row (recipes.py)
+    prereq = (f"mlir-bench train-reference --recipe {recipe} --method {method}{seed_opt}"
+              f" --output-dir models/{folder}")
     if init and method != "kd-only":
         first = student_of(portable_text(str(init)))
         if first and first[1] != method:
-            prereq = (f"mlir-bench train-reference --recipe {recipe} --method {first[1]} --output-dir models/{folder}"
-                      f" && {prereq}")
+            prereq = (f"mlir-bench train-reference --recipe {recipe} --method {first[1]}{seed_opt}"
+                      f" --output-dir models/{folder} && {prereq}")
     return Card(name, desc, students.get("licence", "not recorded"), links, details, prerequisite=prereq)
 
 

@@ -16,6 +16,9 @@ from ..errors import DataError, UserError
 from ..results.schema import Result, looks_like_result, parse_result, per_query_path, read_per_query
 
 SETTING_ORDER = ("mono", "cross", "multi", "per-language", "all")
+#: task families that are selection data (dev tasks such as ntrex-dev): compared and reported by the experiment,
+#: never shown on the leaderboard as benchmark results
+SELECTION_FAMILIES = frozenset({"ntrex"})
 SETTING_LABELS = {"mono": "Mono", "cross": "Cross", "multi": "Multi", "per-language": "Per language",
                   "all": "All queries"}
 

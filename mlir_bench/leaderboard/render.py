@@ -12,7 +12,7 @@ from ..io import atomic_open
 from .cards import Card, model_card
 from .export import write_downloads
 from .glossary import glossary
-from .load import group_conditions, load_results
+from .load import SELECTION_FAMILIES, group_conditions, load_results
 from .meta import manifests, model_rows, provenance, reproduction_rows
 from .overview import build_overview
 from .significance import TESTS
@@ -61,7 +61,7 @@ def page_context(results_dir: Path, out: Path, opts: Options, expected: Path | N
     """Everything the template needs, computed from the result files in ``results_dir``."""
     from ..results.expected import load_expected
 
-    entries = load_results(results_dir)
+    entries = [e for e in load_results(results_dir) if e.result.task.family not in SELECTION_FAMILIES]
     if not entries:
         raise UserError(f"{results_dir}: no result JSON files to put on a leaderboard")
     cards: dict[str, Card] = {}

@@ -8,8 +8,8 @@ missing or malformed. Nobody else parses result JSON.
 
 **Identity.** :class:`ResultIdentity` is everything that can change a number in the file: the task spec (a
 digest of its evaluation fields) and the sha256 of every data file read, the text mode and language subset, the
-model's name, revision and every setting that changes a vector (dtype, prompts, pooling, maximum length,
-normalisation, similarity), the vector transform, ``k``, and the schema. A stored result is reused only when its
+model's name, revision and every setting that changes a vector (dtype, engine and quantisation, prompts, pooling,
+maximum length, normalisation, similarity), the vector transform, ``k``, and the schema. A stored result is reused only when its
 identity equals the one a run asks for and it holds every statistic asked for (:meth:`ResultIdentity.differences`).
 """
 
@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from ..errors import DataError
 from ..io import atomic_open, write_json
@@ -43,16 +43,31 @@ class _Closed(BaseModel):
 
 
 class ModelIdentity(_Closed):
-    """The model fields that change a vector (see :meth:`mlir_bench.encoders.base.ModelMeta.vector_fields`)."""
+    """The model fields that change a vector (see :meth:`mlir_bench.encoders.base.ModelMeta.vector_fields`).
+
+    ``engine`` and ``quantization`` are written only when they are not the defaults (torch, none), so results
+    computed before engines existed keep their identity byte for byte (and a stored onnx result is never reused
+    for a torch run: :meth:`ResultIdentity.differences` compares every field, defaults included).
+    """
 
     name: str
     revision: str
     dtype: str = "float32"
+    engine: str = "torch"
+    quantization: str = "none"
     prompts: dict[str, str] = {}
     pooling: str = "mean"
     max_length: int | None = None
     normalize: bool = True
     similarity: str = "cosine"
+
+    @model_serializer(mode="wrap")
+    def _omit_default_engine(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        d = handler(self)
+        for key, default in (("engine", "torch"), ("quantization", "none")):
+            if d.get(key) == default:
+                d.pop(key)
+        return d
 
 
 class ResultIdentity(_Closed):
@@ -88,10 +103,10 @@ class ResultIdentity(_Closed):
             changed = sorted(k for k in set(self.dataset_sha256) | set(wanted.dataset_sha256)
                              if self.dataset_sha256.get(k) != wanted.dataset_sha256.get(k))
             out.append(f"data files differ ({', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''})")
-        mine, theirs = self.model.model_dump(), wanted.model.model_dump()
-        for key in mine:
-            if mine[key] != theirs[key]:
-                out.append(f"model {key} {mine[key]!r} (asked: {theirs[key]!r})")
+        for key in ModelIdentity.model_fields:
+            a, b = getattr(self.model, key), getattr(wanted.model, key)
+            if a != b:
+                out.append(f"model {key} {a!r} (asked: {b!r})")
         missing = [m for m in wanted.metrics if m not in self.metrics]
         if missing:
             out.append(f"metrics {', '.join(missing)} not computed")
@@ -113,7 +128,8 @@ class TaskInfo(_Open):
 
 
 class ModelInfo(_Open):
-    """The model's metadata as recorded (:meth:`mlir_bench.encoders.base.ModelMeta.to_dict`)."""
+    """The model's metadata as recorded (:meth:`mlir_bench.encoders.base.ModelMeta.to_dict`; engine and
+    quantization, added with the engines, are kept as extra keys)."""
 
     name: str
     revision: str = "unknown"
@@ -280,7 +296,8 @@ def model_identity(meta: Any) -> ModelIdentity:
     """The identity fields of a :class:`~mlir_bench.encoders.base.ModelMeta` (or its dict)."""
     d = meta if isinstance(meta, dict) else meta.to_dict()
     return ModelIdentity(name=str(d["name"]), revision=str(d.get("revision") or "unknown"),
-                         dtype=str(d.get("dtype") or "float32"), prompts=dict(d.get("prompts") or {}),
+                         dtype=str(d.get("dtype") or "float32"), engine=str(d.get("engine") or "torch"),
+                         quantization=str(d.get("quantization") or "none"), prompts=dict(d.get("prompts") or {}),
                          pooling=str(d.get("pooling") or "mean"), max_length=d.get("max_length"),
                          normalize=bool(d.get("normalize", True)), similarity=str(d.get("similarity") or "cosine"))
 
@@ -373,7 +390,9 @@ def write_result(path: str | Path, result: Result) -> Path:
 
 
 def write_per_query(path: str | Path, per_query: dict[str, Any]) -> None:
-    """The per-query sidecar: ``{cell: {"qids": [...], statistic: [value, ...]}}``, gzipped, atomic."""
+    """The per-query sidecar: ``{cell: {"qids": [...], "groups": [...], statistic: [value, ...]}}``, gzipped,
+    atomic. ``groups`` (the query's group, e.g. its question id, for tasks with parallel queries) is the unit of
+    the grouped paired tests; cells of bias statistics (``bias/...``) take the groups of the metric cells."""
     with atomic_open(Path(path), "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
         gz.write(json.dumps(per_query, separators=(",", ":")).encode("utf-8"))
 

@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..embedding import embed_corpus, save_vectors
+from ..embedding.lazy import LazyEncoder
 from ..encoders.base import Encoder, ModelMeta, Progress
 from ..errors import UserError
 from ..io import default_cache_root, exclusive_lock
@@ -88,7 +89,7 @@ class RunConfig:
     data_dir: str | Path | None = None
     output_dir: Path = Path("results")
     text_mode: str = "sentence"
-    batch_size: int = 32
+    batch_size: int | None = 32  # None: the encoder's own default (sized for its device)
     k: int = 100
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     runs_dir: Path | None = Path("runs")
@@ -97,6 +98,9 @@ class RunConfig:
     languages: list[str] | None = None
     overwrite: bool = False
     dtype: str | None = None  # the dtype the default encoder factory loads with (None: the model's own)
+    device: str | None = None  # auto, cpu, cuda[:N], mps for the default encoder factory (None: auto)
+    engine: str | None = None  # torch, onnx, openvino for the default encoder factory (None: torch)
+    quantization: str | None = None  # none or int8 for the default encoder factory (None: none)
     bias: bool = True  # language-bias and geometry statistics (Multi setting, parallel queries)
     cache: Any = None
     cache_chunk: int | None = None  # texts per cache shard (default: embed.DEFAULT_CHUNK); what a kill can lose
@@ -164,6 +168,9 @@ def _default_factory(cfg: RunConfig) -> Callable[[str], Encoder]:
     options: dict[str, Any] = {"batch_size": cfg.batch_size}
     if cfg.dtype:
         options["dtype"] = cfg.dtype
+    for key in ("device", "engine", "quantization"):
+        if getattr(cfg, key):
+            options[key] = getattr(cfg, key)
     return lambda name: load_encoder_lazily(name, **options)
 
 
@@ -385,12 +392,27 @@ def compute(cfg: RunConfig, prep: Prepared, rep: Reporter) -> Result:
             "encoded": {"query": {"texts": qstats.n_texts, "unique": qstats.n_unique, "encoded": qstats.n_encoded},
                         "document": {"texts": dstats.n_texts, "unique": dstats.n_unique,
                                      "encoded": dstats.n_encoded}},
+            "encoding": encoding_manifest(cfg, encoder, remote),
         },
     })
     write_per_query(per_query_path(out_path), per_query)
     write_result(out_path, result)
     rep.log(f"wrote {out_path}")
     return result
+
+
+def encoding_manifest(cfg: RunConfig, encoder: Encoder, remote: Any) -> dict[str, Any]:
+    """Where and how the texts were encoded: the device asked for and the one used (None when no text needed
+    the model: every vector came from the cache), the engine, quantization and batch size."""
+    real: Encoder | None = encoder
+    if isinstance(encoder, LazyEncoder):
+        real = encoder.encoder() if encoder.loaded else None
+    info = dict(getattr(real, "engine_info", None) or {"engine": encoder.meta.engine,
+                                                        "quantization": encoder.meta.quantization})
+    return {"device_requested": cfg.device or "auto",
+            "device": None if real is None else getattr(real, "device", "cpu"),
+            "batch_size": cfg.batch_size or getattr(real, "batch_size", None),
+            "backend": "ray" if remote is not None else "local", **info}
 
 
 def _rate(n: int, s: float) -> float | None:
@@ -467,8 +489,12 @@ def score_cells(task: TaskData, searched: dict[str, SearchResult], metrics: list
         }
         if c.setting in PER_QUERY_SETTINGS:
             ok = vals.evaluated
-            qids = [task.queries.ids[i] for i, good in zip(c.query_idx, ok, strict=True) if good]
-            per_query[cell_key(c)] = {"qids": qids, **{m: np.round(v[ok], 6).tolist() for m, v in vals.values.items()}}
+            kept = [i for i, good in zip(c.query_idx, ok, strict=True) if good]
+            entry: dict[str, Any] = {"qids": [task.queries.ids[i] for i in kept]}
+            if task.queries.groups is not None:  # parallel queries: the unit of the grouped paired tests
+                entry["groups"] = [task.queries.groups[i] for i in kept]
+            entry.update({m: np.round(v[ok], 6).tolist() for m, v in vals.values.items()})
+            per_query[cell_key(c)] = entry
     return cells, per_query
 
 

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import DataError, UserError
-from . import lareqa, miracl, mmlir
+from . import lareqa, miracl, mmlir, ntrex
 from .base import TaskData, check_task_data
 from .spec import TaskSpec
 
@@ -72,7 +72,7 @@ Builder = Callable[..., TaskData]
 
 
 def _builders() -> dict[str, Builder]:
-    return {"lareqa": lareqa.build, "miracl": miracl.build, "mmlir": mmlir.build}
+    return {"lareqa": lareqa.build, "miracl": miracl.build, "mmlir": mmlir.build, "ntrex": ntrex.build}
 
 
 def load_task(name_or_path: str | TaskSpec, *, data_dir: str | Path | None = None, **options: object) -> TaskData:

@@ -55,7 +55,7 @@ class TaskSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    family: Literal["lareqa", "miracl", "mmlir"]
+    family: Literal["lareqa", "miracl", "mmlir", "ntrex"]
     description: str
     license: str
     citation: str

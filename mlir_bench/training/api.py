@@ -12,6 +12,11 @@
 
 ``mimo`` (stage 2) starts from a stage-1 checkpoint: ``init_from`` if given, else the sibling folder
 ``output_dir.parent / "kd-only"``, which is trained first if it is not complete.
+
+**Seeds and folders.** One seed's methods share a parent folder, ``models/<recipe>/seed-<n>/<method>``
+(:func:`run_folder`; the CLI's default), so that ``mimo`` finds the ``kd-only`` of its own seed beside it. The seed
+is recorded in the manifest and in the checkpoints' marker; a folder holding a completed run of another seed is
+refused (``resume=False`` overwrites it).
 """
 
 from __future__ import annotations
@@ -24,10 +29,16 @@ from pathlib import Path
 
 from ..errors import UserError
 from .manifest import LOSS_CURVE_FILE, MANIFEST_FILE, loss_points, plot_loss_curve, write_manifest
-from .recipes import METHODS, Recipe, load_recipe, resolve_method
+from .recipes import METHODS, REDEFINED_METHODS, Recipe, load_recipe, resolve_method
 from .recipes import list_recipes as _list_recipes
 
 STAGE1_METHOD = "kd-only"
+MODELS_ROOT = Path("models")
+
+
+def run_folder(recipe_name: str, method: str, seed: int, root: Path = MODELS_ROOT) -> Path:
+    """The conventional output folder of one run: ``<root>/<recipe>/seed-<seed>/<method>``."""
+    return Path(root) / recipe_name / f"seed-{seed}" / method
 
 
 def list_recipes() -> list[str]:
@@ -41,20 +52,42 @@ def list_methods() -> list[str]:
 
 
 
-def _is_complete(folder: Path, recipe: Recipe, method: str, seed: int) -> bool:
+def _read_manifest(folder: Path) -> dict | None:
     path = folder / MANIFEST_FILE
     if not path.exists():
-        return False
+        return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _is_complete(folder: Path, recipe: Recipe, method: str, seed: int) -> bool:
+    manifest = _read_manifest(folder)
+    if manifest is None:
         return False
+    definition = manifest.get("method_definition")
+    if definition is None:  # written before manifests recorded it: only methods defined as they are now
+        same_definition = method not in REDEFINED_METHODS
+    else:
+        same_definition = definition == METHODS[method].definition()
     return (
         manifest.get("status") == "complete"
         and manifest.get("recipe", {}).get("sha256") == recipe.sha256
         and manifest.get("method") == method
         and manifest.get("seed") == seed
+        and same_definition
     )
+
+
+def _refuse_other_seed(folder: Path, seed: int) -> None:
+    """A completed run of another seed is not overwritten by accident (seeds go to their own folders)."""
+    manifest = _read_manifest(folder)
+    if manifest and manifest.get("status") == "complete" and manifest.get("seed") not in (None, seed):
+        raise UserError(f"{folder}: holds a completed run with seed {manifest.get('seed')}, not seed {seed}; "
+                        f"train each seed into its own folder (models/<recipe>/seed-{seed}/<method>, the default "
+                        "of train-reference), or resume=False (--no-resume) to overwrite it")
 
 
 def _claim_checkpoints(checkpoint_dir: Path, run: dict) -> None:
@@ -126,6 +159,8 @@ def train_reference(
     data_dir = Path(data_dir)
     if resume and _is_complete(output_dir, parsed, m.name, seed):
         return output_dir
+    if resume:
+        _refuse_other_seed(output_dir, seed)
     checkpoint_dir = output_dir / "checkpoints"
     if not resume and checkpoint_dir.exists():
         shutil.rmtree(checkpoint_dir)
@@ -136,8 +171,9 @@ def train_reference(
         if not init_from and not _is_complete(stage1, parsed, STAGE1_METHOD, seed):
             train_reference(parsed.path, STAGE1_METHOD, stage1, data_dir=data_dir, seed=seed, resume=resume,
                             progress=progress, cache_dir=cache_dir, keep_checkpoints=keep_checkpoints)
-        if not (stage1 / "modules.json").exists() or not (stage1 / PROJECTION_FILE).exists():
-            raise UserError(f"{stage1}: not a stage-1 checkpoint (expected modules.json and {PROJECTION_FILE})")
+        needed = ["modules.json"] + ([] if parsed.self_teacher else [PROJECTION_FILE])
+        if not all((stage1 / name).exists() for name in needed):
+            raise UserError(f"{stage1}: not a stage-1 checkpoint (expected {' and '.join(needed)})")
     elif init_from:
         stage1 = Path(init_from)
 
@@ -149,19 +185,23 @@ def train_reference(
         corpus = load_offline_corpus(parsed, data_dir, seed)
     teacher = None
     if m.objective in ("distill", "joint"):
-        teacher = TeacherCache(parsed.teacher_for(m.name), cache_dir)
+        teacher = TeacherCache(parsed.teacher_for(m.name), cache_dir, student=parsed.student)
     data = build_training_data(parsed, m, corpus, seed, teacher, progress=progress)
     settings = parsed.settings(m.name)
 
     set_seed(derive_seed(seed, "model"))
     model = load_student(parsed.student_for(m.name), init_from=stage1, cache_root=cache_dir)
-    loss = build_loss(m, model, settings, data.teacher_dim)
+    if parsed.self_teacher and data.teacher_dim is not None and data.teacher_dim != model.get_embedding_dimension():
+        raise UserError(f"recipe {parsed.name!r}: the self teacher's vectors have {data.teacher_dim} dimensions, the "
+                        f"student's {model.get_embedding_dimension()}")
+    loss = build_loss(m, model, settings, data.teacher_dim, projection=not parsed.self_teacher)
     holder = projection_of(loss)
     if m.init == "stage1" and holder is not None and stage1 is not None:
         holder.load_projection(stage1 / PROJECTION_FILE)
 
     _claim_checkpoints(checkpoint_dir, {"recipe_sha256": parsed.sha256, "method": m.name, "seed": seed,
-                                        "steps": data.n_batches, "batch_size": data.batch_size})
+                                        "steps": data.n_batches, "batch_size": data.batch_size,
+                                        "method_definition": m.definition()})
     result = run_trainer(model, loss, data.dataset, settings, data.n_batches, checkpoint_dir,
                          seed=derive_seed(seed, "trainer") % (2**31), resume=resume, progress=progress)
 
@@ -180,11 +220,13 @@ def train_reference(
         teacher_info.pop("role")
         teacher_info.pop("prompt")
         teacher_info["prompts"] = {"query": teacher.spec.query_prompt, "document": teacher.spec.document_prompt}
+        teacher_info["self"] = parsed.self_teacher  # a frozen copy of the initial student (revision = its identity)
     write_manifest(output_dir, {
         "status": "complete",
         "recipe": {"name": parsed.name, "file": str(parsed.path), "sha256": parsed.sha256, "content": parsed.raw},
         "method": m.name,
         "method_description": m.description,
+        "method_definition": m.definition(),
         "seed": seed,
         "student": {"model": parsed.student.model, "init_from": str(stage1) if stage1 else None,
                     "max_seq_length": parsed.student_for(m.name).max_seq_length,

