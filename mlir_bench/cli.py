@@ -662,6 +662,11 @@ def experiment(
                            ] = Path("results"),
     data_dir: Annotated[Path | None, typer.Option(help="Data root (else $MLIR_BENCH_DATA).")] = None,
     permutations: Annotated[int, typer.Option(min=100, help="Sign flips of the claims' tests.")] = 10_000,
+    reference: Annotated[list[str] | None, typer.Option(
+        "--reference", help="Training-free transforms of the base to evaluate and test MIMO against; repeat or "
+        "comma-separate; 'none' for no reference (default: center:ntrex, shift:ntrex).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder (default: the mlir-bench cache).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
 ) -> None:
     """Train every method and seed of a recipe, evaluate each (and the untrained base), test the papers' claims
     with grouped paired tests on seed-averaged values, and write the report; every finished step is reused."""
@@ -675,8 +680,15 @@ def experiment(
     except ValueError:
         raise UserError(f"--seed {','.join(seeds_raw)!r}: expected integers") from None
     tasks = _split(task, "--task") if task else ["xquad-r", "mlqa-r"]
+    refs = _split(reference, "--reference") if reference else ["center:ntrex", "shift:ntrex"]
+    refs = [] if refs == ["none"] else refs
+    for ref in refs:
+        from .transforms.spec import parse_transform
+
+        parse_transform(ref)  # a malformed transform is one error line before any training
     plan = Plan(recipe=recipe, methods=methods, seeds=seeds, tasks=tasks, dtype=canonical_dtype(dtype),
-                models_root=models_dir, results_dir=results_dir, data_dir=data_dir, permutations=permutations)
+                models_root=models_dir, results_dir=results_dir, data_dir=data_dir, permutations=permutations,
+                references=refs, cache=None if no_cache else _open_cache(cache_dir))
     report = run_experiment(plan, log=lambda msg: console.print(msg, highlight=False, markup=False))
     sys.stdout.write(markdown(report))
 

@@ -108,6 +108,54 @@ def trainer_table(results: list[Result], folder: Path, recipes: tuple[str, ...] 
               f"{fmt(bias(q, 'rank_distance'), '{:.0f}')} | {train} |")
 
 
+def _ms(values: list[float], spec: str = "{:.3f}") -> str:
+    """mean ± sd over seeds (sample sd), or the single value."""
+    if not values:
+        return "—"
+    m = sum(values) / len(values)
+    if len(values) == 1:
+        return spec.format(m)
+    sd = (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{spec.format(m)} ± {spec.format(sd)}"
+
+
+def experiment_table(folder: Path) -> None:
+    """The seeded experiments (results/experiment-<recipe>.json, from `mlir-bench experiment`): scores as mean ± sd
+    over seeds per method, then every claim with its per-seed direction, Holm p and verdict."""
+    for path in sorted(folder.glob("experiment-*.json")):
+        rep = json.loads(path.read_text(encoding="utf-8"))
+        scores, dev = rep["scores"], set(rep.get("dev_tasks", []))
+        tasks = [t for t in rep["tasks"] if t in scores]
+        test = [t for t in tasks if t not in dev]
+        print(f"**{rep['recipe']}**, seeds {', '.join(map(str, rep['seeds']))} ([results/{path.stem}.md](results/{path.stem}.md)):")
+        print()
+        head = ["method", "seeds"] + [f"{t} (dev) Multi" for t in tasks if t in dev]
+        for t in test:
+            head += [f"{t} Multi", "Mono", "Cross", "RD"]
+        print("| " + " | ".join(head) + " |")
+        print("|---|" + "---:|" * (len(head) - 1))
+        methods = list(dict.fromkeys(m for t in tasks for m in scores[t]))
+        for m in methods:
+            n = max((len(v) for t in tasks for v in scores[t].get(m, {}).values()), default=1)
+            cells = [_ms(scores[t].get(m, {}).get("Multi mAP", [])) for t in tasks if t in dev]
+            for t in test:
+                c = scores[t].get(m, {})
+                cells += [f"**{_ms(c.get('Multi mAP', []))}**", _ms(c.get("Mono mAP", [])),
+                          _ms(c.get("Cross mAP", [])), _ms(c.get("rank distance", []), "{:.0f}")]
+            print(f"| {m} | {n} | " + " | ".join(cells) + " |")
+        print()
+        print("| claim (source) | task | A vs B (seed means) | A > B in seeds | Holm p | verdict |")
+        print("|---|---|---|---|---:|---|")
+        for c in rep["claims"]:
+            f = "{:.0f}" if c["metric"] == "rank_distance" else "{:.3f}"
+            sign = -1 if c.get("lower_is_better") else 1
+            b = c["b_seeds"] if len(c["b_seeds"]) == len(c["a_seeds"]) else [c["b_mean"]] * len(c["a_seeds"])
+            ups = sum(sign * (x - y) > 0 for x, y in zip(c["a_seeds"], b, strict=True))
+            print(f"| {c['claim']} ({c['source']}) | {c['task']} | {f.format(c['a_mean'])} vs {f.format(c['b_mean'])} "
+                  f"| {ups} of {len(c['a_seeds'])} | {c['p_adjusted']:.4f} | {c['verdict']} |")
+        print()
+
+
 def tables(folder: Path) -> dict[str, str]:
     """Every table as Markdown text, by block name."""
     sys.path.insert(0, str(Path(__file__).parent))
@@ -122,7 +170,8 @@ def tables(folder: Path) -> dict[str, str]:
                        ("miracl", lambda: miracl_table(every)), ("trainer", lambda: trainer_table(students, folder)),
                        ("claims", lambda: claims_table.print_table(folder / "claims", claims_table.recipes_in(
                            folder / "claims"))),
-                       ("transforms", lambda: print("\n".join(transforms_table.compact_rows(folder))))):
+                       ("transforms", lambda: print("\n".join(transforms_table.compact_rows(folder)))),
+                       ("experiment", lambda: experiment_table(folder))):
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             draw()

@@ -109,3 +109,28 @@ def test_dev_tasks_are_scored_but_never_test_a_claim(setup, monkeypatch) -> None
     assert report.dev_tasks == plan.tasks and report.claims == []
     assert set(report.rows[plan.tasks[0]]) == {"base", "mimo", "x-y"}
     assert "(dev: selection data, no claims tested)" in (plan.results_dir / "experiment-cpu-small.md").read_text()
+
+
+def test_training_free_references_are_evaluated_and_tested(setup) -> None:
+    plan, kwargs, _, encoded = setup
+    from mlir_bench.embedding.cache import EmbeddingCache
+
+    plan.references = ["center:pool"]
+    plan.cache = EmbeddingCache(plan.results_dir.parent / "cache")
+    report = run_experiment(plan, **kwargs)
+    rows = report.rows[plan.tasks[0]]
+    assert set(rows) == {"base", "base+center:pool", "mimo", "x-y"}
+    # the transform is applied to the base's cached raw vectors: the base is encoded once per role, not again
+    assert encoded.count("base-model") == 2
+    claim = next(t for t in report.claims if t["b"] == "base+center:pool")
+    assert claim["claim"] == "MIMO > base+center:pool, training-free (Multi mAP)"
+    assert claim["b_seeds"] == pytest.approx(rows["base+center:pool"]["Multi mAP"], abs=1e-5)
+    assert rows["base+center:pool"]["Multi mAP"] != rows["base"]["Multi mAP"]
+
+
+def test_references_are_skipped_on_dev_tasks(setup, monkeypatch) -> None:
+    plan, kwargs, _, _ = setup
+    monkeypatch.setattr("mlir_bench.experiment.DEV_FAMILIES", frozenset({"lareqa"}))
+    plan.references = ["center:pool"]
+    report = run_experiment(plan, **kwargs)
+    assert set(report.rows[plan.tasks[0]]) == {"base", "mimo", "x-y"} and report.claims == []

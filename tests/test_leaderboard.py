@@ -421,6 +421,26 @@ def test_dev_tasks_stay_off_the_page(tmp_path: Path) -> None:
     assert "toy-r" in html and "ntrex-dev" not in html
 
 
+def test_seed_runs_are_marked_and_can_be_hidden(tmp_path: Path) -> None:
+    """A seeded experiment's students (models/<recipe>/seed-<n>/<method>) carry a seed badge and a filter."""
+    from mlir_bench.leaderboard.views import seed_of
+
+    assert seed_of("st:models/cpu-small/seed-2/mimo") == 2 and seed_of("st:models/cpu-small/mimo") is None
+    assert seed_of("st:models/cpu-small/seed-2/mimo+center:ntrex") is None  # a transform of it is its own row
+    models = dict(FAKE_MODELS)
+    models["st:models/cpu-small/seed-1/mimo"] = models.pop("middle-twin")
+    results = write_fake_results(tmp_path / "results", models=models)
+    html = build_leaderboard(results, tmp_path / "site" / "index.html", n_permutations=100).read_text("utf-8")
+    assert '<input type="checkbox" name="seedruns" checked> seed runs' in html
+    rows = re.findall(r'<tr[^>]*data-model="st:models/cpu-small/seed-1/mimo"[^>]*>', html)
+    assert rows and all('data-seedrun="1"' in r for r in rows)
+    assert not re.search(r'<tr[^>]*data-model="strong-model"[^>]*data-seedrun', html)
+    assert re.search(r'<span class="badge-row b-seed" title="one seed of a seeded trainer experiment[^"]*">seed 1</span>',
+                     html)
+    csv = (tmp_path / "site" / "results.csv").read_text("utf-8")
+    assert csv.splitlines()[0].split(",").count("seed") == 1
+
+
 def test_page_is_self_contained(fake_page: tuple[Path, str]) -> None:
     _, html = fake_page
     # nothing is loaded from elsewhere (links to papers and model pages are navigation, not loads)

@@ -369,3 +369,13 @@ def test_fresh_run_validates(tmp_path: Path, data_dir: Path) -> None:
     edit_sidecar(path, lambda s: [s.pop(k) for k in list(s) if k.startswith("bias/")])
     assert check(path) == [f"{per_query_path(path)}: [bias/multi/*]: missing: the per-query bias values of the bias "
                            "section"]
+
+
+def test_a_folder_skips_the_experiment_reports_beside_the_results(tmp_path: Path) -> None:
+    from mlir_bench.results.validate import expand
+
+    (tmp_path / "experiment-cpu-small.json").write_text('{"recipe": "cpu-small"}')
+    (tmp_path / "xquad-r__m__sentence.json").write_text("{}")
+    assert [p.name for p in expand([tmp_path])] == ["xquad-r__m__sentence.json"]
+    # named explicitly, it is checked (and is not a result)
+    assert expand([tmp_path / "experiment-cpu-small.json"]) == [tmp_path / "experiment-cpu-small.json"]

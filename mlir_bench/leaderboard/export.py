@@ -12,7 +12,7 @@ from typing import Any
 from ..io import atomic_open
 
 ID_COLUMNS = ["task", "text_mode", "languages", "setting", "model", "row_type", "zero_shot", "transformed",
-              "transductive", "base_model", "transform", "rank_lo", "rank_hi", "letter", "significantly_better_than",
+              "transductive", "seed", "base_model", "transform", "rank_lo", "rank_hi", "letter", "significantly_better_than",
               "source"]
 
 
@@ -26,7 +26,8 @@ def records(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 rec: dict[str, Any] = {
                     "task": c["task"]["name"], "text_mode": c["text_mode"], "languages": " ".join(c["languages"]),
                     "setting": v["setting"], "model": r["model"], "row_type": r["kind"], "zero_shot": r["zs"],
-                    "transformed": r["transformed"], "transductive": r["transductive"], "base_model": r["base_model"],
+                    "transformed": r["transformed"], "transductive": r["transductive"], "seed": r.get("seed"),
+                    "base_model": r["base_model"],
                     "transform": r["transform"], "rank_lo": r["rank"]["lo"], "rank_hi": r["rank"]["hi"],
                     "letter": r["letter"], "significantly_better_than": " ".join(r["beats"]),
                     "source": r.get("citation", "") or r.get("stem", ""),

@@ -10,7 +10,7 @@ from ..results.expected import Condition, classify
 from .cards import Card
 from .commands import check_command, portable_text, run_command
 from .load import ResultEntry
-from .views import slug
+from .views import seed_of, slug
 from .zero_shot import status
 
 SHORT_REVISION = 12
@@ -68,7 +68,7 @@ def model_rows(entries: list[ResultEntry], cards: dict[str, Card]) -> list[dict[
             "zs_label": {"no": "not zero-shot on " + ", ".join(t for t, (s, _) in sorted(tasks.items()) if s == "no"),
                          "unknown": "unknown (training data not declared)",
                          "yes": "zero-shot on every task here"}[zs],
-            "transformed": latest[name].result.transform is not None,
+            "transformed": latest[name].result.transform is not None, "seed": seed_of(name),
             "transductive": bool(latest[name].result.transform and latest[name].result.transform.transductive),
         })
     return rows

@@ -34,7 +34,7 @@ def build_overview(conditions: list[dict[str, Any]], first: str | None = None) -
             name = r["model"]
             row = rows.setdefault(name, {"model": name, "values": {}, "kind": r["kind"],
                                          "transformed": r["transformed"], "transductive": r["transductive"],
-                                         "description": r["description"], "badges": [], "manifest": None,
+                                         "seed": r.get("seed"), "description": r["description"], "badges": [], "manifest": None,
                                          "zs": "", "letter": "", "origin": r["origin"],
                                          "origin_label": r["origin_label"],
                                          "href": r.get("url", "") if r["kind"] == "reported"
@@ -46,7 +46,7 @@ def build_overview(conditions: list[dict[str, Any]], first: str | None = None) -
                                   "flag": "no" if r["zs"] == "no" else "unknown" if r["zs"] == "unknown" else ""}
     for row in rows.values():
         flags = {"kind": row["kind"], "transformed": row["transformed"], "transductive": row["transductive"],
-                 "zs": "", "zs_title": "", "transform": "", "base_model": "", "origin": row["origin"],
+                 "seed": row["seed"], "zs": "", "zs_title": "", "transform": "", "base_model": "", "origin": row["origin"],
                  "origin_label": row["origin_label"]}
         row["badges"] = badges(flags)
         for col in columns[1:]:

@@ -90,6 +90,7 @@ def page_context(results_dir: Path, out: Path, opts: Options, expected: Path | N
     return {
         "any_transformed": any(r["transformed"] for r in rows),
         "any_transductive": any(r["transductive"] for r in rows),
+        "any_seed_runs": any(r.get("seed") is not None for r in rows),
         "conditions": conditions,
         "overview": build_overview(conditions, top["id"]),
         "default_view": "overview",

@@ -130,6 +130,16 @@ def significance(entries: list[ResultEntry], setting: str, metric: str, opts: Op
 # ------------------------------------------------------------------------------------------------- rows
 
 
+#: one seed of a seeded trainer experiment: models/<recipe>/seed-<n>/<method> (`mlir-bench experiment`)
+_SEED_RUN = re.compile(r"/seed-(\d+)/[^/+]+$")
+
+
+def seed_of(model: str) -> int | None:
+    """The seed of a seeded experiment's student (``st:models/cpu-small/seed-2/mimo`` -> 2), else None."""
+    m = _SEED_RUN.search(model)
+    return int(m.group(1)) if m else None
+
+
 def entry_flags(e: ResultEntry, card: Card | None) -> dict[str, Any]:
     """Zero-shot status and kind of a measured row (shared by every table of its view and the overview)."""
     zs, hits = status(e.result.model.training_datasets, e.result.task.model_dump(),
@@ -139,7 +149,8 @@ def entry_flags(e: ResultEntry, card: Card | None) -> dict[str, Any]:
     origin = (f"submitted by {sub.get('by', '?')}, validated {sub.get('validated', '?')} (not re-run here)" if sub
               else "imported from mteb results (not run here)" if e.result.imported else "")
     return {"kind": "measured", "zs": zs, "zs_hits": hits, "zs_title": _zs_title(zs, hits, e.task),
-            "transformed": t is not None, "transductive": bool(t and t.transductive),
+            "seed": seed_of(e.result.model.name), "transformed": t is not None,
+            "transductive": bool(t and t.transductive),
             "transform": t.name if t else "", "base_model": t.base_model if t else "",
             "description": card.description if card else "", "origin": origin,
             "origin_label": "submitted" if sub else "imported" if e.result.imported else ""}
@@ -148,7 +159,7 @@ def entry_flags(e: ResultEntry, card: Card | None) -> dict[str, Any]:
 def reported_flags(r: ReportedRow) -> dict[str, Any]:
     zs, hits = status(r.training_datasets, {"name": r.task})
     title = _zs_title(zs, hits, r.task) + (f"; {r.zero_shot_note}" if r.zero_shot_note else "")
-    return {"kind": "reported", "zs": zs, "zs_hits": hits, "zs_title": title, "transformed": False,
+    return {"kind": "reported", "zs": zs, "zs_hits": hits, "zs_title": title, "seed": None, "transformed": False,
             "transductive": False, "transform": "", "base_model": "", "origin": "", "origin_label": "",
             "description": f"{r.description}. Reported by {r.citation} ({r.where})."}
 
@@ -172,6 +183,9 @@ def badges(flags: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(("b-transductive", "transductive", f"{flags['transform']}: estimated on the evaluation pool"))
     elif flags["transformed"]:
         out.append(("b-transformed", "transformed", f"{flags['transform']} applied to {flags['base_model']}"))
+    if flags.get("seed") is not None:
+        out.append(("b-seed", f"seed {flags['seed']}", "one seed of a seeded trainer experiment; its mean ± sd over "
+                    "seeds and the claims' tests are in the experiment report (results/experiment-<recipe>.md)"))
     if flags["zs"] == "no":
         out.append(("b-nzs", "not zero-shot", flags["zs_title"]))
     elif flags["zs"] == "unknown":

@@ -197,13 +197,14 @@
   // ---------------------------------------------------------------------------------------------- filters
   // One state for the page: zero-shot (all / hide-no / only-yes), reported / transformed / transductive rows,
   // and per task the query languages of the per-language tables (hidden columns, average recomputed).
-  var state = { zs: "all", reported: true, transformed: true, transductive: true, langs: {} };
+  var state = { zs: "all", reported: true, transformed: true, transductive: true, seedruns: true, langs: {} };
   function hiddenRow(tr) {
     var kind = tr.getAttribute("data-kind");
     var zs = tr.getAttribute("data-zs") || "";
     if (kind === "reported" && !state.reported) { return true; }
     if (tr.hasAttribute("data-transformed") && !state.transformed) { return true; }
     if (tr.hasAttribute("data-transductive") && !state.transductive) { return true; }
+    if (tr.hasAttribute("data-seedrun") && !state.seedruns) { return true; }
     if (state.zs === "hide-no" && zs === "no") { return true; }
     if (state.zs === "only-yes" && (zs === "no" || zs === "unknown")) { return true; }
     return false;
@@ -261,7 +262,7 @@
     views.forEach(syncFigures);
     $$("form.filters").forEach(function (f) {
       f.elements.zs.value = state.zs;
-      ["reported", "transformed", "transductive"].forEach(function (n) { if (f.elements[n]) { f.elements[n].checked = state[n]; } });
+      ["reported", "transformed", "transductive", "seedruns"].forEach(function (n) { if (f.elements[n]) { f.elements[n].checked = state[n]; } });
       var off = state.langs[f.getAttribute("data-task")] || {};
       $$("input[name=lang]", f).forEach(function (box) { box.checked = !off[box.value]; });
       var section = f.closest("section");
