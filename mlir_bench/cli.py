@@ -658,7 +658,7 @@ def experiment(
     dtype: Annotated[str, typer.Option(help="Evaluation dtype of every model.")] = "bfloat16",
     models_dir: Annotated[Path, typer.Option(help="Root of the students: <dir>/<recipe>/seed-<n>/<method>.")
                           ] = Path("models"),
-    results_dir: Annotated[Path, typer.Option(help="Results, and the report experiment-<recipe>.md/.json.")
+    results_dir: Annotated[Path, typer.Option(help="Results, and the report experiments/<recipe>.md/.json.")
                            ] = Path("results"),
     data_dir: Annotated[Path | None, typer.Option(help="Data root (else $MLIR_BENCH_DATA).")] = None,
     permutations: Annotated[int, typer.Option(min=100, help="Sign flips of the claims' tests.")] = 10_000,

@@ -253,7 +253,7 @@ def run_experiment(plan: Plan, *, log: Callable[[str], None] = print,
         t["p_adjusted"] = q
         t["verdict"] = verdict(t, q, plan.alpha, "≈" in t["claim"])
     report.claims = tests
-    write_report(report, plan.results_dir / f"experiment-{recipe.name}")
+    write_report(report, plan.results_dir / "experiments" / recipe.name)
     return report
 
 

@@ -120,14 +120,14 @@ def _ms(values: list[float], spec: str = "{:.3f}") -> str:
 
 
 def experiment_table(folder: Path) -> None:
-    """The seeded experiments (results/experiment-<recipe>.json, from `mlir-bench experiment`): scores as mean ± sd
+    """The seeded experiments (results/experiments/<recipe>.json, from `mlir-bench experiment`): scores as mean ± sd
     over seeds per method, then every claim with its per-seed direction, Holm p and verdict."""
-    for path in sorted(folder.glob("experiment-*.json")):
+    for path in sorted((folder / "experiments").glob("*.json")):
         rep = json.loads(path.read_text(encoding="utf-8"))
         scores, dev = rep["scores"], set(rep.get("dev_tasks", []))
         tasks = [t for t in rep["tasks"] if t in scores]
         test = [t for t in tasks if t not in dev]
-        print(f"**{rep['recipe']}**, seeds {', '.join(map(str, rep['seeds']))} ([results/{path.stem}.md](results/{path.stem}.md)):")
+        print(f"**{rep['recipe']}**, seeds {', '.join(map(str, rep['seeds']))} ([results/experiments/{path.stem}.md](results/experiments/{path.stem}.md)):")
         print()
         head = ["method", "seeds"] + [f"{t} (dev) Multi" for t in tasks if t in dev]
         for t in test:

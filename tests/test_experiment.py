@@ -64,8 +64,8 @@ def test_experiment_trains_evaluates_tests_and_resumes(setup) -> None:
     assert trained == [("mimo", 0), ("x-y", 0), ("mimo", 1), ("x-y", 1)]
     rows = report.rows[plan.tasks[0]]
     assert set(rows) == {"base", "mimo", "x-y"} and len(rows["mimo"]["Multi mAP"]) == 2
-    md = (plan.results_dir / "experiment-cpu-small.md").read_text()
-    assert "±" in md and "MIMO > XLCO (Multi mAP)" in md and (plan.results_dir / "experiment-cpu-small.json").exists()
+    md = (plan.results_dir / "experiments" / "cpu-small.md").read_text()
+    assert "±" in md and "MIMO > XLCO (Multi mAP)" in md and (plan.results_dir / "experiments" / "cpu-small.json").exists()
     claim = next(t for t in report.claims if t["claim"] == "MIMO > XLCO (Multi mAP)")
     # the per-seed means are the results' Multi mAP (the sidecar keeps 6 decimals)
     assert claim["a_seeds"] == pytest.approx(rows["mimo"]["Multi mAP"], abs=1e-5)
@@ -108,7 +108,7 @@ def test_dev_tasks_are_scored_but_never_test_a_claim(setup, monkeypatch) -> None
     report = run_experiment(plan, **kwargs)
     assert report.dev_tasks == plan.tasks and report.claims == []
     assert set(report.rows[plan.tasks[0]]) == {"base", "mimo", "x-y"}
-    assert "(dev: selection data, no claims tested)" in (plan.results_dir / "experiment-cpu-small.md").read_text()
+    assert "(dev: selection data, no claims tested)" in (plan.results_dir / "experiments" / "cpu-small.md").read_text()
 
 
 def test_training_free_references_are_evaluated_and_tested(setup) -> None:

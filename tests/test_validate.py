@@ -371,11 +371,12 @@ def test_fresh_run_validates(tmp_path: Path, data_dir: Path) -> None:
                            "section"]
 
 
-def test_a_folder_skips_the_experiment_reports_beside_the_results(tmp_path: Path) -> None:
+def test_a_folder_is_its_own_results_not_the_experiment_reports_below_it(tmp_path: Path) -> None:
     from mlir_bench.results.validate import expand
 
-    (tmp_path / "experiment-cpu-small.json").write_text('{"recipe": "cpu-small"}')
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "cpu-small.json").write_text('{"recipe": "cpu-small"}')
     (tmp_path / "xquad-r__m__sentence.json").write_text("{}")
     assert [p.name for p in expand([tmp_path])] == ["xquad-r__m__sentence.json"]
     # named explicitly, it is checked (and is not a result)
-    assert expand([tmp_path / "experiment-cpu-small.json"]) == [tmp_path / "experiment-cpu-small.json"]
+    assert expand([tmp_path / "experiments" / "cpu-small.json"]) == [tmp_path / "experiments" / "cpu-small.json"]

@@ -185,7 +185,7 @@ def badges(flags: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(("b-transformed", "transformed", f"{flags['transform']} applied to {flags['base_model']}"))
     if flags.get("seed") is not None:
         out.append(("b-seed", f"seed {flags['seed']}", "one seed of a seeded trainer experiment; its mean ± sd over "
-                    "seeds and the claims' tests are in the experiment report (results/experiment-<recipe>.md)"))
+                    "seeds and the claims' tests are in the experiment report (results/experiments/<recipe>.md)"))
     if flags["zs"] == "no":
         out.append(("b-nzs", "not zero-shot", flags["zs_title"]))
     elif flags["zs"] == "unknown":

@@ -177,11 +177,11 @@ def validate_file(path: str | Path, *, resolve_spec: Callable[[str], Any] | None
 
 
 def expand(paths: list[str | Path]) -> list[Path]:
-    """The result files named: files as given, folders as their ``*.json`` files (sorted), less the experiment
-    reports that live beside the results (``experiment-<recipe>.json``, written by ``mlir-bench experiment``)."""
+    """The result files named: files as given, folders as their ``*.json`` files (sorted, not recursive: the
+    experiment reports live in ``experiments/`` below the results)."""
     files: list[Path] = []
     for p in map(Path, paths):
-        files += sorted(q for q in p.glob("*.json") if q.is_file() and not q.name.startswith("experiment-")) \
+        files += sorted(q for q in p.glob("*.json") if q.is_file()) \
             if p.is_dir() else [p]
     return files
 
