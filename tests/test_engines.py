@@ -294,6 +294,30 @@ def test_openvino_engine(model_cache: Path, reference, dtype: str, quantization:
     assert (enc.meta.engine, enc.meta.dtype, enc.meta.quantization) == ("openvino", dtype, quantization)
 
 
+def test_padding_lengths_to_a_multiple_changes_no_vector(model_cache: Path, reference) -> None:
+    """The engines' backbone can pad each batch's length to a multiple (fewer shapes to prepare): the padded
+    positions are masked and cut off, so every vector stays the unpadded one; the shapes really are padded."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    _, ref = reference
+    enc = load_encoder("minilm-l6", engine="onnx", threads=2)
+    plain = enc.encode(_texts(), "document")
+    backbone = enc.model[0].model
+    seen: list[int] = []
+    inner = backbone.runner
+
+    def counted(feeds: dict[str, np.ndarray]) -> np.ndarray:
+        seen.append(feeds["input_ids"].shape[1])
+        assert all(v.shape == feeds["input_ids"].shape for v in feeds.values())
+        return inner(feeds)
+
+    backbone.runner, backbone.pad_multiple = counted, 16
+    padded = enc.encode(_texts(), "document")
+    assert seen and all(n % 16 == 0 for n in seen)
+    assert _cosines(padded, plain).min() > 0.999999
+    assert _cosines(padded, ref).min() > 0.99999
+
+
 def test_torch_int8_runs_and_is_keyed_apart(reference) -> None:
     ref_enc, ref = reference
     enc = load_encoder("minilm-l6", quantization="int8", threads=2)

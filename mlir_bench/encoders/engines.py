@@ -186,6 +186,9 @@ class EngineBackbone:  # a torch.nn.Module subclass is made on first use (torch 
                 self.engine = engine
                 self.input_names = names
                 self.runner = runner
+                # sequence lengths padded up to a multiple of this (masked, then cut off the output): fewer
+                # distinct batch shapes for engines that prepare kernels per shape; 1 = as tokenised
+                self.pad_multiple = 1
                 self.register_buffer("_anchor", torch.zeros(0), persistent=False)  # .device is the CPU
 
             @property
@@ -197,7 +200,12 @@ class EngineBackbone:  # a torch.nn.Module subclass is made on first use (torch 
                          if kwargs.get(n) is not None}
                 if "token_type_ids" in self.input_names and "token_type_ids" not in feeds:
                     feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
-                return {"last_hidden_state": torch.from_numpy(np.ascontiguousarray(self.runner(feeds)))}
+                length = feeds["input_ids"].shape[1]
+                extra = -length % self.pad_multiple
+                if extra:  # padded positions have attention mask 0: no real token attends to them
+                    feeds = {k: np.pad(v, ((0, 0), (0, extra))) for k, v in feeds.items()}
+                out = self.runner(feeds)[:, :length]
+                return {"last_hidden_state": torch.from_numpy(np.ascontiguousarray(out))}
 
         return _EngineBackbone()
 
