@@ -69,8 +69,9 @@ def main() -> None:
                 backbone.pad_multiple = pad
                 inner = backbone.runner
 
-                def counted(feeds: dict[str, np.ndarray], inner: Any = inner) -> np.ndarray:
-                    shapes.add(feeds["input_ids"].shape)
+                def counted(feeds: dict[str, np.ndarray], inner: Any = inner,
+                            seen: set[tuple[int, ...]] = shapes) -> np.ndarray:
+                    seen.add(feeds["input_ids"].shape)
                     return inner(feeds)
 
                 backbone.runner = counted
