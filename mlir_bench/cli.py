@@ -219,6 +219,12 @@ def run(
     dtype = canonical_dtype(dtype)  # once: the result's reuse check and the loader see the same name
     device, engine, quantize = canonical_device(device), canonical_engine(engine), canonical_quantization(quantize)
     check_available(device)  # an explicit GPU torch cannot use fails now (auto and cpu import nothing)
+    if dtype == "bfloat16" and engine == "torch" and device in ("auto", "cpu") and backend == "local":
+        from .dtypes import cpu_bf16_warning
+        from .encoders.device import resolve_device
+
+        if (note := cpu_bf16_warning()) and resolve_device(device) == "cpu":
+            console.print(f"warning: --dtype bfloat16: {note}", highlight=False, markup=False, soft_wrap=True)
 
     cache = None if no_cache else _open_cache(cache_dir)
     remote_factory = None
@@ -419,7 +425,7 @@ def check(
 def train_reference(
     method: Annotated[str, typer.Option(help="kd-only, mimo, x-x, x-x-mono, x-y, hybrid or hybrid-single-pair.")
                       ] = "mimo",
-    recipe: Annotated[str, typer.Option(help="smoke, cpu-small, cpu-small-self, cpu-medium, paper, or a recipe "
+    recipe: Annotated[str, typer.Option(help="smoke, cpu-small, cpu-small-self, cpu-medium, cpu-1h, paper, or a recipe "
                                         ".toml path.")] = "cpu-small",
     output_dir: Annotated[Path | None, typer.Option(help="Parent folder of the checkpoints: the student goes to "
                                                     "OUTPUT_DIR/METHOD (default: models/<recipe name>/seed-<seed>, "

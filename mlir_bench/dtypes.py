@@ -13,3 +13,26 @@ def canonical_dtype(dtype: str, model: str = "") -> str:
         who = f"model {model}: " if model else ""
         raise ModelError(f"{who}unsupported dtype {dtype!r} (use float32 or bfloat16)")
     return _SPELLINGS[dtype]
+
+
+def cpu_bf16_warning(flags: str | None = None) -> str | None:
+    """One line when bf16 on this CPU would be emulated (no AVX512-BF16 and no AMX), else None.
+
+    On such a CPU torch converts every bf16 product through fp32: on a 2-core AVX2 AMD EPYC mE5-small encoded 19
+    texts/s in bf16 against 153 in fp32, and a bf16-autocast training step took ~30 s against 3.8 s in fp32.
+    ``flags`` is the /proc/cpuinfo flags line (tests); by default it is read from the machine, and a machine whose
+    flags cannot be read gets no warning.
+    """
+    if flags is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as fh:
+                flags = next((line for line in fh if line.startswith("flags")), "")
+        except OSError:
+            return None
+        if not flags:
+            return None
+    words = set(flags.split(":", 1)[-1].split())
+    if words & {"avx512_bf16", "amx_bf16"}:
+        return None
+    return ("this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16 in /proc/cpuinfo): bf16 is emulated "
+            "and several times slower than float32 here; use float32 on this machine")

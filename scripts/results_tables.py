@@ -122,11 +122,15 @@ def _ms(values: list[float], spec: str = "{:.3f}") -> str:
 def experiment_table(folder: Path) -> None:
     """The seeded experiments (results/experiments/<recipe>.json, from `mlir-bench experiment`): scores as mean ± sd
     over seeds per method, then every claim with its per-seed direction, Holm p and verdict."""
+    pilots = []
     for path in sorted((folder / "experiments").glob("*.json")):
         rep = json.loads(path.read_text(encoding="utf-8"))
         scores, dev = rep["scores"], set(rep.get("dev_tasks", []))
         tasks = [t for t in rep["tasks"] if t in scores]
         test = [t for t in tasks if t not in dev]
+        if not test:  # a dev-only pilot (a choice made on the dev task): one row each in the table below
+            pilots.append((path, rep))
+            continue
         print(f"**{rep['recipe']}**, seeds {', '.join(map(str, rep['seeds']))} ([results/experiments/{path.stem}.md](results/experiments/{path.stem}.md)):")
         print()
         head = ["method", "seeds"] + [f"{t} (dev) Multi" for t in tasks if t in dev]
@@ -154,6 +158,35 @@ def experiment_table(folder: Path) -> None:
             print(f"| {c['claim']} ({c['source']}) | {c['task']} | {f.format(c['a_mean'])} vs {f.format(c['b_mean'])} "
                   f"| {ups} of {len(c['a_seeds'])} | {c['p_adjusted']:.4f} | {c['verdict']} |")
         print()
+    if pilots:
+        print("**Dev pilots** (dev task only; where a recipe's configuration was chosen):")
+        print()
+        print("| recipe | task | method | seeds | Multi mAP | Mono mAP | Cross mAP | RD | train s per seed |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+        seen_base: set[str] = set()
+        for path, rep in pilots:
+            for t in (t for t in rep["tasks"] if t in rep["scores"]):
+                for m, c in rep["scores"][t].items():
+                    if m == "base":  # the same untrained student under each recipe's name: its first row only
+                        if t in seen_base:
+                            continue
+                        seen_base.add(t)
+                    walls = [_training_seconds(folder, rep["recipe"], seed, m) for seed in rep["seeds"]]
+                    walls = [w for w in walls if w is not None]
+                    print(f"| [{rep['recipe']}](results/experiments/{path.stem}.md) | {t} | {m} | "
+                          f"{len(c.get('Multi mAP', [])) or 1} | {_ms(c.get('Multi mAP', []))} | "
+                          f"{_ms(c.get('Mono mAP', []))} | {_ms(c.get('Cross mAP', []))} | "
+                          f"{_ms(c.get('rank distance', []), '{:.0f}')} | {_ms(walls, '{:.0f}') if m != 'base' else '—'} |")
+        print()
+
+
+def _training_seconds(folder: Path, recipe: str, seed: int, method: str) -> float | None:
+    """Training wall seconds of one student from its committed manifest (for mimo, stage 1 and the teacher vectors
+    are inside: the stage-2 run trains its stage 1 first)."""
+    path = folder / "training" / recipe / f"seed-{seed}" / method / "training_manifest.json"
+    if not path.exists():
+        return None
+    return float(json.loads(path.read_text(encoding="utf-8"))["training"]["wall_seconds"])
 
 
 def tables(folder: Path) -> dict[str, str]:

@@ -204,3 +204,24 @@ def test_cli_default_folder_holds_the_seed(tmp_path, monkeypatch):
                                       "--output-dir", "models/smoke/seed-1", "--data-dir", str(tmp_path)])
     assert isinstance(result.exception, UserError)  # main() prints it as one line; the app raises it
     assert "completed run with seed 1, not seed 2" in str(result.exception)
+
+
+def test_fp32_pilots_differ_from_their_parents_only_where_they_say():
+    small, fp32 = load_recipe("cpu-small"), load_recipe("cpu-small-fp32")
+    assert small.settings("mimo").bf16 and not fp32.settings("mimo").bf16
+    assert fp32.student == small.student and fp32.teacher == small.teacher and fp32.data == small.data
+    self_fp32, deep = load_recipe("cpu-small-self-fp32"), load_recipe("cpu-small-deep-fp32")
+    assert self_fp32.self_teacher and not self_fp32.settings("mimo").bf16
+    assert self_fp32.student == small.student and self_fp32.data == small.data
+    assert (small.student.freeze_layers, deep.student.freeze_layers) == (8, 4)
+    assert deep.teacher == small.teacher and deep.settings("mimo") == fp32.settings("mimo")
+
+
+def test_cpu_1h_is_cpu_small_fp32_with_four_times_cpu_medium_budget():
+    one_hour, medium, fp32 = load_recipe("cpu-1h"), load_recipe("cpu-medium"), load_recipe("cpu-small-fp32")
+    for method in ("kd-only", "mimo"):
+        s = one_hour.settings(method)
+        assert (s.steps, s.batch_size, s.bf16) == (4 * medium.settings(method).steps, 32, False)
+        assert s.learning_rate == fp32.settings(method).learning_rate
+    assert one_hour.data == fp32.data and one_hour.data.holdout_task == "ntrex-dev"
+    assert one_hour.student == fp32.student and one_hour.teacher == fp32.teacher

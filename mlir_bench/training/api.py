@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 from ..errors import UserError
@@ -104,6 +105,10 @@ def _claim_checkpoints(checkpoint_dir: Path, run: dict) -> None:
         return
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(run, sort_keys=True), encoding="utf-8")
+
+
+class TrainingSpeedWarning(UserWarning):
+    """The recipe asks for something this machine does slowly (bf16 autocast on a CPU without native bf16)."""
 
 
 def _preflight(recipe: Recipe) -> None:
@@ -188,6 +193,14 @@ def train_reference(
         teacher = TeacherCache(parsed.teacher_for(m.name), cache_dir, student=parsed.student)
     data = build_training_data(parsed, m, corpus, seed, teacher, progress=progress)
     settings = parsed.settings(m.name)
+    if settings.bf16:
+        import torch
+
+        from ..dtypes import cpu_bf16_warning
+
+        if not torch.cuda.is_available() and (note := cpu_bf16_warning()):
+            warnings.warn(TrainingSpeedWarning(f"recipe {parsed.name!r} trains with bf16 = true: {note} "
+                                               "(a recipe that extends it with [train] bf16 = false)"), stacklevel=2)
 
     set_seed(derive_seed(seed, "model"))
     model = load_student(parsed.student_for(m.name), init_from=stage1, cache_root=cache_dir)
