@@ -18,8 +18,9 @@ def canonical_dtype(dtype: str, model: str = "") -> str:
 def cpu_bf16_warning(flags: str | None = None) -> str | None:
     """One line when bf16 on this CPU would be emulated (no AVX512-BF16 and no AMX), else None.
 
-    On such a CPU torch converts every bf16 product through fp32: on a 2-core AVX2 AMD EPYC mE5-small encoded 19
-    texts/s in bf16 against 153 in fp32, and a bf16-autocast training step took ~30 s against 3.8 s in fp32.
+    On such a CPU torch converts every bf16 product through fp32: on a 2-core AVX2 AMD EPYC mE5-small encoded 9.2
+    XQuAD-R texts/s in bf16 against 59.0 in fp32 (benchmarks/engines.py), and a bf16-autocast training step took
+    ~30 s against 3.8-4.3 s in fp32.
     ``flags`` is the /proc/cpuinfo flags line (tests); by default it is read from the machine, and a machine whose
     flags cannot be read gets no warning.
     """
